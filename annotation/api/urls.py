@@ -1,0 +1,18 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from annotation.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="token"),
+    path("me/", views.MeApi.as_view(), name="me"),
+    path("stages/", views.StageListApi.as_view(), name="stages"),
+    path("projects/", views.ProjectListCreateApi.as_view(), name="projects"),
+    path("projects/<int:pk>/", views.ProjectDetailApi.as_view(), name="project"),
+    path("projects/<int:pk>/images/", views.ProjectImageListApi.as_view(), name="project-images"),
+    path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
+    path("assignments/<int:pk>/submit/", views.AssignmentSubmitApi.as_view(), name="assignment-submit"),
+    path("assignments/<int:pk>/release/", views.AssignmentReleaseApi.as_view(), name="assignment-release"),
+]

@@ -1,0 +1,167 @@
+"""REST API v1. Each view validates input, calls one service or selector, serialises."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api import serializers as s
+from annotation.api.permissions import IsAdminRole
+from annotation.errors import DomainError
+from annotation.models import Image, Project
+from annotation.selectors.work import projects_with_counts, stage_summaries_for
+from annotation.services import task_engine
+from annotation.services.images import SourceMetadata, image_ingest
+from annotation.services.people import profile_for
+from annotation.services.projects import project_create
+
+
+class MeApi(APIView):
+    @extend_schema(responses=s.MeSerializer)
+    def get(self, request: Request) -> Response:
+        profile = profile_for(request.user)
+        data = {
+            "id": request.user.pk,
+            "username": request.user.get_username(),
+            "role": profile.role,
+            "blocked": profile.blocked,
+        }
+        return Response(s.MeSerializer(data).data)
+
+
+class StageListApi(APIView):
+    @extend_schema(responses=s.StageSummarySerializer(many=True))
+    def get(self, request: Request) -> Response:
+        summaries = stage_summaries_for(request.user)
+        return Response(s.StageSummarySerializer(summaries, many=True).data)
+
+
+class ProjectListCreateApi(generics.ListAPIView):
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return projects_with_counts().prefetch_related("taxonomy__categories", "taxonomy__scenes")
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        if self.request.method == "POST":
+            return [IsAuthenticated(), IsAdminRole()]
+        return super().get_permissions()
+
+    @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer})
+    def post(self, request: Request) -> Response:
+        form = s.ProjectCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        project = project_create(
+            name=data["name"],
+            description=data["description"],
+            template=data.get("template"),
+            categories=data.get("categories"),
+            created_by=request.user,
+        )
+        project = self.get_queryset().get(id=project.id)
+        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(generics.RetrieveAPIView):
+    serializer_class = s.ProjectSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return projects_with_counts().prefetch_related("taxonomy__categories", "taxonomy__scenes")
+
+
+class ProjectImageListApi(generics.ListAPIView):
+    serializer_class = s.ImageSerializer
+    parser_classes = [MultiPartParser, FormParser]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        project = get_object_or_404(Project, pk=self.kwargs["pk"])
+        return Image.objects.filter(project=project).order_by("id")
+
+    def get_permissions(self):  # type: ignore[no-untyped-def]
+        if self.request.method == "POST":
+            return [IsAuthenticated(), IsAdminRole()]
+        return super().get_permissions()
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImageUploadSerializer},
+        responses={201: s.ImageSerializer, 400: OpenApiResponse(description="rejected, with the reason")},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        """Upload one photo. A refused photo answers 400 with the reason, and is recorded."""
+        project = get_object_or_404(Project, pk=pk)
+        form = s.ImageUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        upload = data["file"]
+        meta = SourceMetadata(
+            source=Image.Source.UPLOAD,
+            source_ref=f"upload:{upload.name}",
+            file_name=upload.name,
+            original_url=data["original_url"],
+            photographer=data["photographer"],
+            date_taken=data["date_taken"],
+            license_name=data["license_name"],
+            license_url=data["license_url"],
+        )
+        result = image_ingest(project=project, content=upload.read(), meta=meta)
+        if result.rejection is not None:
+            rejection = result.rejection
+            return Response(
+                {"error": rejection.reason, "detail": f"{upload.name}: {rejection.detail}"},
+                status=status.HTTP_409_CONFLICT if rejection.reason == "duplicate" else status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(s.ImageSerializer(result.image).data, status=status.HTTP_201_CREATED)
+
+
+class TaskNextApi(APIView):
+    @extend_schema(
+        request=s.NextTaskRequestSerializer,
+        responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="no work for you now")},
+    )
+    def post(self, request: Request) -> Response:
+        """Lease the next task you have not answered (stage and project optional)."""
+        form = s.NextTaskRequestSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        project = None
+        if "project" in form.validated_data:
+            project = Project.objects.filter(pk=form.validated_data["project"]).first()
+            if project is None:
+                raise DomainError(f"project {form.validated_data['project']} does not exist")
+        assignment = task_engine.task_next_for_worker(
+            worker=request.user, stage=form.validated_data.get("stage"), project=project
+        )
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(s.AssignmentSerializer(assignment).data)
+
+
+class AssignmentSubmitApi(APIView):
+    @extend_schema(request=s.SubmitSerializer, responses=s.AssignmentSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        """Answer a leased task. Send a fresh idempotency_key per answer; retrying with the
+        same key returns the first result and counts once."""
+        form = s.SubmitSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        assignment = task_engine.assignment_submit(
+            assignment_id=pk,
+            worker=request.user,
+            answer=form.validated_data["answer"],
+            key=form.validated_data["idempotency_key"],
+            time_spent_seconds=form.validated_data.get("time_spent_seconds"),
+        )
+        return Response(s.AssignmentSerializer(assignment).data)
+
+
+class AssignmentReleaseApi(APIView):
+    @extend_schema(request=None, responses=s.AssignmentSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        """Give a leased task back to the pool without answering."""
+        assignment = task_engine.assignment_release(assignment_id=pk, worker=request.user)
+        return Response(s.AssignmentSerializer(assignment).data)

@@ -1,0 +1,22 @@
+"""Domain models, one module per concept."""
+
+from .images import Image, ImageRejection
+from .instances import Instance
+from .people import WorkerProfile
+from .projects import Project
+from .tasks import Assignment, Stage, Task
+from .taxonomy import Category, SceneCategory, Taxonomy
+
+__all__ = [
+    "Assignment",
+    "Category",
+    "Image",
+    "ImageRejection",
+    "Instance",
+    "Project",
+    "SceneCategory",
+    "Stage",
+    "Task",
+    "Taxonomy",
+    "WorkerProfile",
+]

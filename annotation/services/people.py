@@ -1,0 +1,47 @@
+"""People and roles: annotators, experts (author gold and training answers) and admins."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+
+from annotation.errors import DomainError
+from annotation.models import WorkerProfile
+
+Role = WorkerProfile.Role
+
+
+def profile_for(user: AbstractBaseUser) -> WorkerProfile:
+    """The user's profile; people made outside cocoforge (createsuperuser) get a default."""
+    role = Role.ADMIN if getattr(user, "is_superuser", False) else Role.ANNOTATOR
+    profile, _ = WorkerProfile.objects.get_or_create(user=user, defaults={"role": role})
+    return profile
+
+
+@transaction.atomic
+def worker_create(*, username: str, password: str, role: str, email: str = "") -> AbstractBaseUser:
+    """Create a person with a role. Admins are Django staff so they can use the admin."""
+    if role not in Role.values:
+        raise DomainError(f"role must be one of {', '.join(Role.values)}, not {role!r}")
+    user_model = get_user_model()
+    if user_model.objects.filter(username=username).exists():
+        raise DomainError(f"a user named {username!r} already exists")
+    user = user_model.objects.create_user(username=username, password=password, email=email)
+    worker_set_role(user=user, role=role)
+    return user
+
+
+@transaction.atomic
+def worker_set_role(*, user: AbstractBaseUser, role: str) -> WorkerProfile:
+    if role not in Role.values:
+        raise DomainError(f"role must be one of {', '.join(Role.values)}, not {role!r}")
+    profile = profile_for(user)
+    profile.role = role
+    profile.save(update_fields=["role"])
+    is_admin = role == Role.ADMIN
+    if user.is_staff != is_admin or (is_admin and not user.is_superuser):
+        user.is_staff = is_admin
+        user.is_superuser = is_admin
+        user.save(update_fields=["is_staff", "is_superuser"])
+    return profile

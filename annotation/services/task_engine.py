@@ -1,0 +1,270 @@
+"""The generic task engine: post tasks, lease them to workers, take answers exactly once.
+
+Every stage uses it the same way: `task_post` creates a task with one Assignment slot per
+answer needed; `task_next_for_worker` leases one free slot to a worker; `assignment_submit`
+records the answer once per idempotency key; when every slot is answered the stage's
+`on_task_complete` runs in a Celery task after the commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
+
+from annotation import stages
+from annotation.errors import (
+    AnswerInvalid,
+    KeyReused,
+    NotFound,
+    NotYours,
+    WorkerBlocked,
+    WrongState,
+)
+from annotation.models import Assignment, Image, Instance, Project, Stage, Task
+from annotation.models.taxonomy import Category
+from annotation.services.people import profile_for
+
+logger = logging.getLogger(__name__)
+
+LIVE_OR_ANSWERED = [
+    Assignment.Status.LEASED,
+    Assignment.Status.SUBMITTED,
+    Assignment.Status.REJECTED,
+]
+
+
+def task_post(
+    *,
+    project: Project,
+    stage: str,
+    answers_needed: int,
+    image: Image | None = None,
+    category: Category | None = None,
+    instance: Instance | None = None,
+    payload: dict | None = None,
+    priority: int = 0,
+) -> Task:
+    """Create a task and its answer slots. The stage must have registered its rules."""
+    stages.rules_for(stage)
+    if answers_needed < 1:
+        raise AnswerInvalid("a task needs at least one answer")
+    with transaction.atomic():
+        task = Task.objects.create(
+            project=project,
+            stage=stage,
+            image=image,
+            category=category,
+            instance=instance,
+            payload=payload or {},
+            answers_needed=answers_needed,
+            priority=priority,
+        )
+        Assignment.objects.bulk_create(Assignment(task=task) for _ in range(answers_needed))
+    return task
+
+
+def leases_release_expired(*, now: datetime | None = None) -> int:
+    """Return leases that ran out to the pool; the slot forgets its worker."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(
+        status=Assignment.Status.LEASED, lease_expires_at__lt=now
+    ).update(
+        status=Assignment.Status.FREE,
+        worker=None,
+        leased_at=None,
+        lease_expires_at=None,
+        expired_leases=F("expired_leases") + 1,
+    )
+
+
+def _tasks_open_to(worker: AbstractBaseUser, stage: str, project: Project | None) -> QuerySet:
+    answered_or_held = Assignment.objects.filter(
+        task=OuterRef("pk"), worker=worker, status__in=LIVE_OR_ANSWERED
+    )
+    tasks = Task.objects.filter(stage=stage, status=Task.Status.OPEN).exclude(
+        Exists(answered_or_held)
+    )
+    if project is not None:
+        tasks = tasks.filter(project=project)
+    return stages.rules_for(stage).eligible_tasks(tasks, worker)
+
+
+def _lease_one_free_slot(
+    worker: AbstractBaseUser, tasks: QuerySet, now: datetime
+) -> Assignment | None:
+    free_slots = Assignment.objects.filter(
+        status=Assignment.Status.FREE, task__in=tasks
+    ).order_by("task__priority", "task_id", "id")
+    for _attempt in range(5):
+        with transaction.atomic():
+            # SKIP LOCKED: concurrent requests each lock a different free slot instead of
+            # queueing on the same one; a task never has more slots than answers needed.
+            slot = free_slots.select_for_update(skip_locked=True, of=("self",)).first()
+            if slot is None:
+                return None
+            try:
+                with transaction.atomic():
+                    # Compare-and-swap: on SQLite, which has no row locks, the status check
+                    # in the UPDATE is what keeps two requests off one slot.
+                    leased = Assignment.objects.filter(
+                        id=slot.id, status=Assignment.Status.FREE
+                    ).update(
+                        status=Assignment.Status.LEASED,
+                        worker=worker,
+                        leased_at=now,
+                        lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS),
+                    )
+            except IntegrityError:
+                # The same worker raced itself onto another slot of this task.
+                continue
+            if leased:
+                return Assignment.objects.select_related("task").get(id=slot.id)
+    return None
+
+
+def task_next_for_worker(
+    *,
+    worker: AbstractBaseUser,
+    stage: str | None = None,
+    project: Project | None = None,
+    now: datetime | None = None,
+) -> Assignment | None:
+    """Lease the next task this worker has not answered, or return None when there is none.
+
+    A worker who already holds a live lease (e.g. after reloading the page) gets it back.
+    """
+    if profile_for(worker).blocked:
+        raise WorkerBlocked("your account is blocked from new work; ask an admin")
+    now = now or timezone.now()
+    leases_release_expired(now=now)
+    wanted_stages = [stage] if stage else [s for s in Stage.values if stages.is_registered(s)]
+    for wanted in wanted_stages:
+        held = Assignment.objects.filter(
+            worker=worker,
+            status=Assignment.Status.LEASED,
+            task__stage=wanted,
+            lease_expires_at__gte=now,
+        )
+        if project is not None:
+            held = held.filter(task__project=project)
+        existing = held.select_related("task").first()
+        if existing is not None:
+            return existing
+        leased = _lease_one_free_slot(worker, _tasks_open_to(worker, wanted, project), now)
+        if leased is not None:
+            return leased
+    return None
+
+
+def assignment_submit(
+    *,
+    assignment_id: int,
+    worker: AbstractBaseUser,
+    answer: Any,
+    key: str,
+    time_spent_seconds: float | None = None,
+    now: datetime | None = None,
+) -> Assignment:
+    """Record one answer; a retry with the same key returns the first result unchanged."""
+    if not key or len(key) > 100:
+        raise AnswerInvalid("idempotency_key is required (1-100 characters)")
+    if time_spent_seconds is not None and not (0 <= time_spent_seconds < 7 * 24 * 3600):
+        raise AnswerInvalid("time_spent_seconds must be between 0 and a week")
+    now = now or timezone.now()
+    with transaction.atomic():
+        assignment = (
+            Assignment.objects.select_for_update().select_related("task").filter(
+                id=assignment_id
+            ).first()
+        )
+        if assignment is None:
+            raise NotFound(f"assignment {assignment_id} does not exist")
+        if assignment.worker_id != worker.pk:
+            raise NotYours(assignment_id)
+        if assignment.submission_key == key:
+            return assignment  # the retried submit of an answer already counted
+        if Assignment.objects.filter(worker=worker, submission_key=key).exists():
+            raise KeyReused(f"idempotency key {key!r} was already used for another answer")
+        if assignment.status != Assignment.Status.LEASED:
+            raise WrongState(
+                f"assignment {assignment_id} is {assignment.get_status_display().lower()}, "
+                "not leased: it cannot take an answer"
+            )
+        task = Task.objects.select_for_update().get(id=assignment.task_id)
+        cleaned = stages.rules_for(task.stage).validate_answer(task, answer)
+        assignment.status = Assignment.Status.SUBMITTED
+        assignment.answer = cleaned
+        assignment.submission_key = key
+        assignment.submitted_at = now
+        assignment.time_spent_seconds = time_spent_seconds
+        assignment.save(
+            update_fields=[
+                "status", "answer", "submission_key", "submitted_at", "time_spent_seconds"
+            ]
+        )
+        answered = task.assignments.filter(status=Assignment.Status.SUBMITTED).count()
+        if answered >= task.answers_needed and task.status == Task.Status.OPEN:
+            task.status = Task.Status.COMPLETE
+            task.completed_at = now
+            task.save(update_fields=["status", "completed_at"])
+            transaction.on_commit(lambda: _advance_after_commit(task.id))
+    return assignment
+
+
+def _advance_after_commit(task_id: int) -> None:
+    from pipelines.tasks import advance_task
+
+    advance_task.delay(task_id)
+
+
+def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
+    """A worker gives a leased task back to the pool without answering."""
+    with transaction.atomic():
+        assignment = Assignment.objects.select_for_update().filter(id=assignment_id).first()
+        if assignment is None:
+            raise NotFound(f"assignment {assignment_id} does not exist")
+        if assignment.worker_id != worker.pk:
+            raise NotYours(assignment_id)
+        if assignment.status != Assignment.Status.LEASED:
+            raise WrongState(f"assignment {assignment_id} is not leased")
+        assignment.status = Assignment.Status.FREE
+        assignment.worker = None
+        assignment.leased_at = None
+        assignment.lease_expires_at = None
+        assignment.save(update_fields=["status", "worker", "leased_at", "lease_expires_at"])
+    return assignment
+
+
+def assignment_reject(*, assignment_id: int, reason: str) -> Assignment:
+    """Quality control rejects an answer: it stops counting and the task re-enters the pool
+    with a fresh slot, so another worker answers in its place."""
+    with transaction.atomic():
+        assignment = Assignment.objects.select_for_update().get(id=assignment_id)
+        if assignment.status != Assignment.Status.SUBMITTED:
+            raise WrongState(f"only a submitted answer can be rejected ({reason})")
+        task = Task.objects.select_for_update().get(id=assignment.task_id)
+        assignment.status = Assignment.Status.REJECTED
+        assignment.save(update_fields=["status"])
+        Assignment.objects.create(task=task)
+        if task.status == Task.Status.COMPLETE:
+            task.status = Task.Status.OPEN
+            task.completed_at = None
+            task.result = None
+            task.save(update_fields=["status", "completed_at", "result"])
+    return assignment
+
+
+def task_advance(*, task_id: int) -> None:
+    """Run the stage's completion rule for a complete task. Safe to run twice: the stage's
+    rule is idempotent and a task reopened in between is left alone."""
+    task = Task.objects.filter(id=task_id).first()
+    if task is None or task.status != Task.Status.COMPLETE:
+        return
+    stages.rules_for(task.stage).on_task_complete(task)

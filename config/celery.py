@@ -1,0 +1,11 @@
+"""The Celery app; tasks live in pipelines/tasks.py and models_zoo (queue `models`)."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
+
+app = Celery("cocoforge")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks(["pipelines"])

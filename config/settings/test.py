@@ -1,0 +1,44 @@
+"""Test settings: PostgreSQL and Redis when they are reachable, SQLite and eager Celery if not.
+
+COCOFORGE_TEST_BACKEND=sqlite forces the embedded default (the suite passes on both).
+"""
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+
+def reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+backend = os.environ.get("COCOFORGE_TEST_BACKEND", "auto")
+if backend not in {"auto", "sqlite", "postgres"}:
+    raise ValueError("COCOFORGE_TEST_BACKEND must be auto, sqlite or postgres")
+use_services = backend == "postgres" or (backend == "auto" and reachable("127.0.0.1", 5432))
+if use_services:
+    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cocoforge")
+    if reachable("127.0.0.1", 6379):
+        os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+else:
+    os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(tempfile.gettempdir(), "cocoforge-test.sqlite3")
+    os.environ.pop("REDIS_URL", None)
+os.environ.setdefault("COCOFORGE_VAR_DIR", os.path.join(tempfile.gettempdir(), "cocoforge-test-var"))
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment")
+# Tests that need task side effects run them in-process; the worker test sets its own.
+os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+
+from .base import *  # noqa: E402,F403
+
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cocoforge-media-"))  # noqa: F405
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not the shared-cache in-memory default, whose table locks ignore the timeout.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"cocoforge-test-{os.getpid()}.sqlite3")
+    }
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

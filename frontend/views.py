@@ -1,0 +1,36 @@
+"""Annotator pages. Pages read through selectors; the tools talk to the REST API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils._os import safe_join
+
+from annotation.selectors.work import projects_with_counts, stage_summaries_for
+from annotation.services.people import profile_for
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """The stages in COCO's order, with the work available to this person."""
+    return render(
+        request,
+        "frontend/home.html",
+        {
+            "profile": profile_for(request.user),
+            "stages": stage_summaries_for(request.user),
+            "projects": projects_with_counts(),
+        },
+    )
+
+
+@login_required
+def media(request: HttpRequest, path: str) -> FileResponse:
+    """Photos on local disk, for signed-in people only (S3 serves its own signed URLs)."""
+    try:
+        full_path = safe_join(settings.MEDIA_ROOT, path)
+        return FileResponse(open(full_path, "rb"))  # noqa: SIM115 - FileResponse closes it
+    except (OSError, ValueError) as error:
+        raise Http404("no such file") from error
