@@ -36,7 +36,9 @@ class ProjectCreateForm(forms.Form):
     )
     categories_csv = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 8, "placeholder": "name,supercategory,id\nbird,animal,1"}),
+        widget=forms.Textarea(
+            attrs={"rows": 8, "placeholder": "name,supercategory,id\nbird,animal,1"}
+        ),
         label="Own categories (CSV)",
         help_text="Header name[,supercategory][,id]; ids default to the row order and start at 1.",
     )
@@ -94,7 +96,9 @@ class ProjectAdmin(admin.ModelAdmin):
                 form.add_error(None, error.reason)
             else:
                 self.message_user(request, f"Project {project.name} created.", messages.SUCCESS)
-                return HttpResponseRedirect(reverse("admin:annotation_project_change", args=[project.pk]))
+                return HttpResponseRedirect(
+                    reverse("admin:annotation_project_change", args=[project.pk])
+                )
         from django.template.response import TemplateResponse
 
         context = {
@@ -121,7 +125,16 @@ class SceneCategoryAdmin(admin.ModelAdmin):
 
 @admin.register(Image)
 class ImageAdmin(admin.ModelAdmin):
-    list_display = ["id", "file_name", "project", "width", "height", "photographer", "split", "source"]
+    list_display = [
+        "id",
+        "file_name",
+        "project",
+        "width",
+        "height",
+        "photographer",
+        "split",
+        "source",
+    ]
     list_filter = ["project", "split", "source"]
     search_fields = ["file_name", "photographer", "checksum_sha256"]
     readonly_fields = ["checksum_sha256", "width", "height", "created_at"]
@@ -143,13 +156,29 @@ class InstanceAdmin(admin.ModelAdmin):
 class AssignmentInline(admin.TabularInline):
     model = Assignment
     extra = 0
-    fields = ["worker", "status", "lease_expires_at", "submitted_at", "time_spent_seconds", "expired_leases"]
+    fields = [
+        "worker",
+        "status",
+        "lease_expires_at",
+        "submitted_at",
+        "time_spent_seconds",
+        "expired_leases",
+    ]
     readonly_fields = fields
 
 
 @admin.register(Task)
 class TaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "stage", "project", "image", "category", "answers_needed", "status", "priority"]
+    list_display = [
+        "id",
+        "stage",
+        "project",
+        "image",
+        "category",
+        "answers_needed",
+        "status",
+        "priority",
+    ]
     list_filter = ["stage", "status", "project"]
     inlines = [AssignmentInline]
 
@@ -164,3 +193,7 @@ class AssignmentAdmin(admin.ModelAdmin):
 class WorkerProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "role", "blocked"]
     list_filter = ["role", "blocked"]
+
+
+# Stage admin modules register their own models and pages.
+from annotation import admin_collection, admin_labeling  # noqa: E402,F401

@@ -1,3 +1,6 @@
+import importlib
+import pkgutil
+
 from django.apps import AppConfig
 
 
@@ -6,5 +9,8 @@ class AnnotationConfig(AppConfig):
     verbose_name = "Annotation: the dataset and its crowd"
 
     def ready(self) -> None:
-        # Stage modules register their answer validators and completion hooks on import.
-        from . import stages  # noqa: F401
+        # Each stage module registers its answer validator and completion rule on import.
+        from annotation import stages
+
+        for module in pkgutil.iter_modules(stages.__path__):
+            importlib.import_module(f"annotation.stages.{module.name}")

@@ -135,5 +135,7 @@ def seed_coco_template(taxonomy_model, category_model, scene_model):  # type: ig
         )
     for scenes, indoor in ((COCO_INDOOR_SCENES, True), (COCO_OUTDOOR_SCENES, False)):
         for name in scenes:
-            scene_model.objects.get_or_create(taxonomy=taxonomy, name=name, defaults={"indoor": indoor})
+            scene_model.objects.get_or_create(
+                taxonomy=taxonomy, name=name, defaults={"indoor": indoor}
+            )
     return taxonomy

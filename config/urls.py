@@ -8,10 +8,16 @@ from frontend import views as frontend_views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotation.api.urls")),
+    path("api/v1/", include("annotation.api.urls_collection")),
+    path("api/v1/", include("annotation.api.urls_labeling")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),
+    path("", include("frontend.urls_collection")),
+    path("", include("frontend.urls_labeling")),
 ]
 if settings.MEDIA_STORAGE == "local":
     media_prefix = settings.MEDIA_URL.lstrip("/")
-    urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.+)$", frontend_views.media, name="media"))
+    urlpatterns.append(
+        re_path(rf"^{media_prefix}(?P<path>.+)$", frontend_views.media, name="media")
+    )

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -15,12 +18,13 @@ from annotation.services.people import profile_for
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     """The stages in COCO's order, with the work available to this person."""
+    person = cast(User, request.user)  # login_required
     return render(
         request,
         "frontend/home.html",
         {
-            "profile": profile_for(request.user),
-            "stages": stage_summaries_for(request.user),
+            "profile": profile_for(person),
+            "stages": stage_summaries_for(person),
             "projects": projects_with_counts(),
         },
     )
@@ -31,6 +35,6 @@ def media(request: HttpRequest, path: str) -> FileResponse:
     """Photos on local disk, for signed-in people only (S3 serves its own signed URLs)."""
     try:
         full_path = safe_join(settings.MEDIA_ROOT, path)
-        return FileResponse(open(full_path, "rb"))  # noqa: SIM115 - FileResponse closes it
+        return FileResponse(open(full_path, "rb"))
     except (OSError, ValueError) as error:
         raise Http404("no such file") from error

@@ -19,6 +19,14 @@ from annotation.services.projects import project_create
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):  # type: ignore[no-untyped-def]
+    """Everything under tests/browser/ is a browser test (before `-m` selection runs)."""
+    for item in items:
+        if "tests/browser/" in str(item.path):
+            item.add_marker(pytest.mark.browser)
+
+
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -28,7 +36,9 @@ def make_worker(db):  # type: ignore[no-untyped-def]
     counter = iter(range(1, 10_000))
 
     def make(role: str = WorkerProfile.Role.ANNOTATOR, username: str | None = None):  # type: ignore[no-untyped-def]
-        return worker_create(username=username or f"{role}{next(counter)}", password=PASSWORD, role=role)
+        return worker_create(
+            username=username or f"{role}{next(counter)}", password=PASSWORD, role=role
+        )
 
     return make
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.files.storage import default_storage
 from rest_framework import serializers
 
-from annotation.models import Assignment, Category, Image, Project, SceneCategory, Task
+from annotation.models import Assignment, Category, Image, Project, SceneCategory, Stage, Task
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -29,7 +29,16 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "name", "slug", "description", "created_at", "image_count", "categories", "scenes"]
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "description",
+            "created_at",
+            "image_count",
+            "categories",
+            "scenes",
+        ]
 
 
 class CategoryInputSerializer(serializers.Serializer):
@@ -75,7 +84,16 @@ class TaskSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = ["id", "project", "stage", "image", "category", "instance", "payload", "answers_needed"]
+        fields = [
+            "id",
+            "project",
+            "stage",
+            "image",
+            "category",
+            "instance",
+            "payload",
+            "answers_needed",
+        ]
 
 
 class AssignmentSerializer(serializers.ModelSerializer):
@@ -87,7 +105,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 
 class NextTaskRequestSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(choices=Task._meta.get_field("stage").choices, required=False)
+    stage = serializers.ChoiceField(choices=Stage.choices, required=False)
     project = serializers.IntegerField(required=False, min_value=1)
 
 
@@ -99,7 +117,7 @@ class SubmitSerializer(serializers.Serializer):
 
 class StageSummarySerializer(serializers.Serializer):
     stage = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     available = serializers.BooleanField(help_text="Whether this installation runs the stage")
     open_tasks = serializers.IntegerField()
     open_for_me = serializers.IntegerField()

@@ -13,6 +13,14 @@ urlpatterns = [
     path("projects/<int:pk>/", views.ProjectDetailApi.as_view(), name="project"),
     path("projects/<int:pk>/images/", views.ProjectImageListApi.as_view(), name="project-images"),
     path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
-    path("assignments/<int:pk>/submit/", views.AssignmentSubmitApi.as_view(), name="assignment-submit"),
-    path("assignments/<int:pk>/release/", views.AssignmentReleaseApi.as_view(), name="assignment-release"),
+    path(
+        "assignments/<int:pk>/submit/",
+        views.AssignmentSubmitApi.as_view(),
+        name="assignment-submit",
+    ),
+    path(
+        "assignments/<int:pk>/release/",
+        views.AssignmentReleaseApi.as_view(),
+        name="assignment-release",
+    ),
 ]

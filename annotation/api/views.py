@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -22,10 +25,15 @@ from annotation.services.people import profile_for
 from annotation.services.projects import project_create
 
 
+def signed_in(request: Request) -> User:
+    """The signed-in person; every view here requires authentication (settings)."""
+    return cast(User, request.user)
+
+
 class MeApi(APIView):
     @extend_schema(responses=s.MeSerializer)
     def get(self, request: Request) -> Response:
-        profile = profile_for(request.user)
+        profile = profile_for(signed_in(request))
         data = {
             "id": request.user.pk,
             "username": request.user.get_username(),
@@ -38,7 +46,7 @@ class MeApi(APIView):
 class StageListApi(APIView):
     @extend_schema(responses=s.StageSummarySerializer(many=True))
     def get(self, request: Request) -> Response:
-        summaries = stage_summaries_for(request.user)
+        summaries = stage_summaries_for(signed_in(request))
         return Response(s.StageSummarySerializer(summaries, many=True).data)
 
 
@@ -63,7 +71,7 @@ class ProjectListCreateApi(generics.ListAPIView):
             description=data["description"],
             template=data.get("template"),
             categories=data.get("categories"),
-            created_by=request.user,
+            created_by=signed_in(request),
         )
         project = self.get_queryset().get(id=project.id)
         return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
@@ -91,7 +99,10 @@ class ProjectImageListApi(generics.ListAPIView):
 
     @extend_schema(
         request={"multipart/form-data": s.ImageUploadSerializer},
-        responses={201: s.ImageSerializer, 400: OpenApiResponse(description="rejected, with the reason")},
+        responses={
+            201: s.ImageSerializer,
+            400: OpenApiResponse(description="rejected, with the reason"),
+        },
     )
     def post(self, request: Request, pk: int) -> Response:
         """Upload one photo. A refused photo answers 400 with the reason, and is recorded."""
@@ -115,7 +126,9 @@ class ProjectImageListApi(generics.ListAPIView):
             rejection = result.rejection
             return Response(
                 {"error": rejection.reason, "detail": f"{upload.name}: {rejection.detail}"},
-                status=status.HTTP_409_CONFLICT if rejection.reason == "duplicate" else status.HTTP_400_BAD_REQUEST,
+                status=status.HTTP_409_CONFLICT
+                if rejection.reason == "duplicate"
+                else status.HTTP_400_BAD_REQUEST,
             )
         return Response(s.ImageSerializer(result.image).data, status=status.HTTP_201_CREATED)
 
@@ -123,7 +136,10 @@ class ProjectImageListApi(generics.ListAPIView):
 class TaskNextApi(APIView):
     @extend_schema(
         request=s.NextTaskRequestSerializer,
-        responses={200: s.AssignmentSerializer, 204: OpenApiResponse(description="no work for you now")},
+        responses={
+            200: s.AssignmentSerializer,
+            204: OpenApiResponse(description="no work for you now"),
+        },
     )
     def post(self, request: Request) -> Response:
         """Lease the next task you have not answered (stage and project optional)."""
@@ -135,7 +151,7 @@ class TaskNextApi(APIView):
             if project is None:
                 raise DomainError(f"project {form.validated_data['project']} does not exist")
         assignment = task_engine.task_next_for_worker(
-            worker=request.user, stage=form.validated_data.get("stage"), project=project
+            worker=signed_in(request), stage=form.validated_data.get("stage"), project=project
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
@@ -151,7 +167,7 @@ class AssignmentSubmitApi(APIView):
         form.is_valid(raise_exception=True)
         assignment = task_engine.assignment_submit(
             assignment_id=pk,
-            worker=request.user,
+            worker=signed_in(request),
             answer=form.validated_data["answer"],
             key=form.validated_data["idempotency_key"],
             time_spent_seconds=form.validated_data.get("time_spent_seconds"),
@@ -163,5 +179,5 @@ class AssignmentReleaseApi(APIView):
     @extend_schema(request=None, responses=s.AssignmentSerializer)
     def post(self, request: Request, pk: int) -> Response:
         """Give a leased task back to the pool without answering."""
-        assignment = task_engine.assignment_release(assignment_id=pk, worker=request.user)
+        assignment = task_engine.assignment_release(assignment_id=pk, worker=signed_in(request))
         return Response(s.AssignmentSerializer(assignment).data)

@@ -15,9 +15,18 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # Per-project overrides of stage numbers (answers per task, grid sizes, thresholds...).
+    # Each stage module declares its defaults; read them with `project_setting`.
+    stage_settings = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+def project_setting(project: Project, key: str, default):  # type: ignore[no-untyped-def]
+    """A stage number for this project: its override if set, else the stage's default."""
+    value = project.stage_settings.get(key, default)
+    return type(default)(value) if default is not None and value is not None else value

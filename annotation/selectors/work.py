@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotation import stages
@@ -21,7 +21,7 @@ class StageSummary:
     tool_url_name: str | None
 
 
-def stage_summaries_for(worker: AbstractBaseUser, project: Project | None = None) -> list[StageSummary]:
+def stage_summaries_for(worker: User, project: Project | None = None) -> list[StageSummary]:
     """Every pipeline stage in COCO's order, with its open tasks and those this worker may
     still take (not answered or held by them, with a free slot, eligible by the stage)."""
     tasks = Task.objects.filter(status=Task.Status.OPEN)

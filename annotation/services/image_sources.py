@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 from datetime import datetime
+from datetime import timezone as dt_timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
@@ -48,7 +49,7 @@ def _parse_date(value: str, line: int) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise DomainError(f"line {line}: date_taken {value!r} is not an ISO 8601 date") from None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, timezone.UTC)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt_timezone.utc)
 
 
 def _meta_for(location: str, line: int, base: Path, row: dict[str, str]) -> SourceMetadata:
@@ -97,5 +98,3 @@ def sources_in_list(list_file: Path) -> list[SourceMetadata]:
         if location and not location.startswith("#"):
             metas.append(_meta_for(location, line, base, {}))
     return metas
-
-

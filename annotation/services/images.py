@@ -116,14 +116,18 @@ def photo_check(content: bytes) -> CheckedPhoto:
     raw_date = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) if exif else None
     if isinstance(raw_date, str):
         try:
-            date_taken = timezone.make_aware(datetime.strptime(raw_date.strip(), "%Y:%m:%d %H:%M:%S"))
+            date_taken = timezone.make_aware(
+                datetime.strptime(raw_date.strip(), "%Y:%m:%d %H:%M:%S")
+            )
         except ValueError:
             date_taken = None
     artist = str(exif.get(EXIF_ARTIST, "")).strip() if exif else ""
     return CheckedPhoto(width, height, image_format, date_taken, artist)
 
 
-def _reject(project: Project, meta: SourceMetadata, reason: str, detail: str, **extra) -> IngestResult:
+def _reject(
+    project: Project, meta: SourceMetadata, reason: str, detail: str, **extra
+) -> IngestResult:
     rejection = ImageRejection.objects.create(
         project=project, source_ref=meta.source_ref[:1000], reason=reason, detail=detail, **extra
     )
@@ -183,7 +187,9 @@ def fetch_bytes(ref: str) -> bytes:
     limit = settings.MAX_IMAGE_BYTES
     if ref.startswith(("http://", "https://")):
         request = urllib.request.Request(ref, headers={"User-Agent": "cocoforge-image-import"})
-        with urllib.request.urlopen(request, timeout=settings.IMAGE_FETCH_TIMEOUT_SECONDS) as response:
+        with urllib.request.urlopen(
+            request, timeout=settings.IMAGE_FETCH_TIMEOUT_SECONDS
+        ) as response:
             content = response.read(limit + 1)
     else:
         with Path(ref).expanduser().open("rb") as handle:
@@ -196,7 +202,9 @@ def image_ingest_ref(*, project: Project, meta: SourceMetadata) -> IngestResult:
     try:
         content = fetch_bytes(meta.source_ref)
     except urllib.error.HTTPError as error:
-        return _reject(project, meta, ImageRejection.Reason.UNREADABLE, f"HTTP {error.code} {error.reason}")
+        return _reject(
+            project, meta, ImageRejection.Reason.UNREADABLE, f"HTTP {error.code} {error.reason}"
+        )
     except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
         detail = getattr(error, "reason", None) or getattr(error, "strerror", None) or str(error)
         return _reject(project, meta, ImageRejection.Reason.UNREADABLE, f"cannot read: {detail}")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from annotation.errors import DomainError
@@ -12,7 +11,7 @@ from annotation.models import WorkerProfile
 Role = WorkerProfile.Role
 
 
-def profile_for(user: AbstractBaseUser) -> WorkerProfile:
+def profile_for(user: User) -> WorkerProfile:
     """The user's profile; people made outside cocoforge (createsuperuser) get a default."""
     role = Role.ADMIN if getattr(user, "is_superuser", False) else Role.ANNOTATOR
     profile, _ = WorkerProfile.objects.get_or_create(user=user, defaults={"role": role})
@@ -20,20 +19,19 @@ def profile_for(user: AbstractBaseUser) -> WorkerProfile:
 
 
 @transaction.atomic
-def worker_create(*, username: str, password: str, role: str, email: str = "") -> AbstractBaseUser:
+def worker_create(*, username: str, password: str, role: str, email: str = "") -> User:
     """Create a person with a role. Admins are Django staff so they can use the admin."""
     if role not in Role.values:
         raise DomainError(f"role must be one of {', '.join(Role.values)}, not {role!r}")
-    user_model = get_user_model()
-    if user_model.objects.filter(username=username).exists():
+    if User.objects.filter(username=username).exists():
         raise DomainError(f"a user named {username!r} already exists")
-    user = user_model.objects.create_user(username=username, password=password, email=email)
+    user = User.objects.create_user(username=username, password=password, email=email)
     worker_set_role(user=user, role=role)
     return user
 
 
 @transaction.atomic
-def worker_set_role(*, user: AbstractBaseUser, role: str) -> WorkerProfile:
+def worker_set_role(*, user: User, role: str) -> WorkerProfile:
     if role not in Role.values:
         raise DomainError(f"role must be one of {', '.join(Role.values)}, not {role!r}")
     profile = profile_for(user)

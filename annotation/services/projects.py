@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils.text import slugify
 
@@ -42,7 +42,9 @@ def categories_from_spec(spec: Iterable[dict]) -> list[dict]:
         except (TypeError, ValueError):
             raise DomainError(f"category {name!r}: id {raw_id!r} is not a whole number") from None
         if category_id < 1:
-            raise DomainError(f"category {name!r}: ids start at 1 (COCO's convention), not {category_id}")
+            raise DomainError(
+                f"category {name!r}: ids start at 1 (COCO's convention), not {category_id}"
+            )
         if category_id in seen_ids:
             raise DomainError(f"category {name!r}: id {category_id} is used twice")
         seen_names.add(name)
@@ -60,8 +62,8 @@ def categories_from_spec(spec: Iterable[dict]) -> list[dict]:
 
 
 def categories_from_file(path: Path) -> list[dict]:
-    """Read a category list from JSON (a list, or a COCO file's `categories`) or CSV with a
-    header of name[,supercategory][,id]."""
+    """Read and check a category list, returned as given for `project_create`: JSON (a
+    list, or a COCO file's `categories`) or CSV with a header name[,supercategory][,id]."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
@@ -75,11 +77,14 @@ def categories_from_file(path: Path) -> list[dict]:
             data = data.get("categories")
         if not isinstance(data, list):
             raise DomainError(f"{path}: expected a list of categories or a COCO file")
-        return categories_from_spec(data)
+        categories_from_spec(data)  # fail early, naming the file's bad entry
+        return data
     rows = list(csv.DictReader(io.StringIO(text)))
     if rows and "name" not in rows[0]:
         raise DomainError(f"{path}: the CSV header must have a 'name' column")
-    return categories_from_spec({k: v for k, v in row.items() if v not in (None, "")} for row in rows)
+    spec = [{k: v for k, v in row.items() if v not in (None, "")} for row in rows]
+    categories_from_spec(spec)
+    return spec
 
 
 @transaction.atomic
@@ -89,7 +94,7 @@ def project_create(
     template: str | None = None,
     categories: list[dict] | None = None,
     description: str = "",
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
 ) -> Project:
     """Create a project with a copy of a template's taxonomy or with its own categories."""
     name = name.strip()
@@ -106,7 +111,9 @@ def project_create(
     taxonomy = Taxonomy.objects.create(name=f"{name} taxonomy", slug=slug)
     if template is not None:
         if template != COCO_TEMPLATE_SLUG:
-            known = ", ".join(Taxonomy.objects.filter(is_template=True).values_list("slug", flat=True))
+            known = ", ".join(
+                Taxonomy.objects.filter(is_template=True).values_list("slug", flat=True)
+            )
             source = Taxonomy.objects.filter(slug=template, is_template=True).first()
             if source is None:
                 raise DomainError(f"no taxonomy template {template!r}; templates: {known}")
@@ -126,7 +133,8 @@ def project_create(
             for c in source.categories.all()
         )
         SceneCategory.objects.bulk_create(
-            SceneCategory(taxonomy=taxonomy, name=s.name, indoor=s.indoor) for s in source.scenes.all()
+            SceneCategory(taxonomy=taxonomy, name=s.name, indoor=s.indoor)
+            for s in source.scenes.all()
         )
     else:
         cleaned = categories_from_spec(categories or [])

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
@@ -84,7 +84,7 @@ def leases_release_expired(*, now: datetime | None = None) -> int:
     )
 
 
-def _tasks_open_to(worker: AbstractBaseUser, stage: str, project: Project | None) -> QuerySet:
+def _tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet:
     answered_or_held = Assignment.objects.filter(
         task=OuterRef("pk"), worker=worker, status__in=LIVE_OR_ANSWERED
     )
@@ -96,12 +96,10 @@ def _tasks_open_to(worker: AbstractBaseUser, stage: str, project: Project | None
     return stages.rules_for(stage).eligible_tasks(tasks, worker)
 
 
-def _lease_one_free_slot(
-    worker: AbstractBaseUser, tasks: QuerySet, now: datetime
-) -> Assignment | None:
-    free_slots = Assignment.objects.filter(
-        status=Assignment.Status.FREE, task__in=tasks
-    ).order_by("task__priority", "task_id", "id")
+def _lease_one_free_slot(worker: User, tasks: QuerySet, now: datetime) -> Assignment | None:
+    free_slots = Assignment.objects.filter(status=Assignment.Status.FREE, task__in=tasks).order_by(
+        "task__priority", "task_id", "id"
+    )
     for _attempt in range(5):
         with transaction.atomic():
             # SKIP LOCKED: concurrent requests each lock a different free slot instead of
@@ -131,7 +129,7 @@ def _lease_one_free_slot(
 
 def task_next_for_worker(
     *,
-    worker: AbstractBaseUser,
+    worker: User,
     stage: str | None = None,
     project: Project | None = None,
     now: datetime | None = None,
@@ -166,7 +164,7 @@ def task_next_for_worker(
 def assignment_submit(
     *,
     assignment_id: int,
-    worker: AbstractBaseUser,
+    worker: User,
     answer: Any,
     key: str,
     time_spent_seconds: float | None = None,
@@ -180,9 +178,10 @@ def assignment_submit(
     now = now or timezone.now()
     with transaction.atomic():
         assignment = (
-            Assignment.objects.select_for_update().select_related("task").filter(
-                id=assignment_id
-            ).first()
+            Assignment.objects.select_for_update()
+            .select_related("task")
+            .filter(id=assignment_id)
+            .first()
         )
         if assignment is None:
             raise NotFound(f"assignment {assignment_id} does not exist")
@@ -206,7 +205,11 @@ def assignment_submit(
         assignment.time_spent_seconds = time_spent_seconds
         assignment.save(
             update_fields=[
-                "status", "answer", "submission_key", "submitted_at", "time_spent_seconds"
+                "status",
+                "answer",
+                "submission_key",
+                "submitted_at",
+                "time_spent_seconds",
             ]
         )
         answered = task.assignments.filter(status=Assignment.Status.SUBMITTED).count()
@@ -224,7 +227,7 @@ def _advance_after_commit(task_id: int) -> None:
     advance_task.delay(task_id)
 
 
-def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> Assignment:
+def assignment_release(*, assignment_id: int, worker: User) -> Assignment:
     """A worker gives a leased task back to the pool without answering."""
     with transaction.atomic():
         assignment = Assignment.objects.select_for_update().filter(id=assignment_id).first()

@@ -26,16 +26,20 @@ if use_services:
     if reachable("127.0.0.1", 6379):
         os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 else:
-    os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(tempfile.gettempdir(), "cocoforge-test.sqlite3")
+    os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(
+        tempfile.gettempdir(), "cocoforge-test.sqlite3"
+    )
     os.environ.pop("REDIS_URL", None)
-os.environ.setdefault("COCOFORGE_VAR_DIR", os.path.join(tempfile.gettempdir(), "cocoforge-test-var"))
+os.environ.setdefault(
+    "COCOFORGE_VAR_DIR", os.path.join(tempfile.gettempdir(), "cocoforge-test-var")
+)
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment")
 # Tests that need task side effects run them in-process; the worker test sets its own.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 
 from .base import *  # noqa: E402,F403
 
-MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cocoforge-media-"))  # noqa: F405
+MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="cocoforge-media-"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not the shared-cache in-memory default, whose table locks ignore the timeout.
     DATABASES["default"]["TEST"] = {  # noqa: F405

@@ -22,7 +22,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         try:
-            categories = categories_from_file(options["categories"]) if options["categories"] else None
+            categories = (
+                categories_from_file(options["categories"]) if options["categories"] else None
+            )
             project = project_create(
                 name=options["name"],
                 template=options["template"],
@@ -33,5 +35,7 @@ class Command(BaseCommand):
             raise CommandError(error.reason) from None
         count = project.taxonomy.categories.count()
         self.stdout.write(
-            self.style.SUCCESS(f"Created project {project.name!r} (id {project.id}) with {count} categories")
+            self.style.SUCCESS(
+                f"Created project {project.name!r} (id {project.id}) with {count} categories"
+            )
         )

@@ -24,7 +24,9 @@ DEMO_PHOTOS = Path(settings.BASE_DIR) / "demo" / "photos.csv"
 
 
 class Command(BaseCommand):
-    help = "Seed the COCO taxonomy, create demo people (printing fresh passwords) and a demo project."
+    help = (
+        "Seed the COCO taxonomy, create demo people (printing fresh passwords) and a demo project."
+    )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         taxonomy_coco_template()

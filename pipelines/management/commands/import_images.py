@@ -20,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, help="Project name, slug or id")
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--folder", type=Path, help="Import every file under this folder")
-        source.add_argument("--list", type=Path, dest="list_file", help="A file listing URLs or paths")
+        source.add_argument(
+            "--list", type=Path, dest="list_file", help="A file listing URLs or paths"
+        )
         parser.add_argument("--photographer", default="", help="Default photographer/owner")
         parser.add_argument("--license", default="", help="Default licence name")
         parser.add_argument("--license-url", default="", help="Default licence URL")
@@ -46,7 +48,9 @@ class Command(BaseCommand):
             result = image_ingest_ref(project=project, meta=meta)
             summary.add(result)
             if result.rejection is not None:
-                bar.write(f"rejected {meta.source_ref}: {result.rejection.detail}", file=self.stderr)
+                bar.write(
+                    f"rejected {meta.source_ref}: {result.rejection.detail}", file=self.stderr
+                )
         rejected = sum(summary.rejected.values())
         by_reason = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.rejected.items()))
         self.stdout.write(
@@ -61,5 +65,7 @@ def find_project(ref: str) -> Project:
         project = Project.objects.filter(id=int(ref)).first()
     if project is None:
         names = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
-        raise CommandError(f"no project {ref!r} (projects: {names}); create one with create_project")
+        raise CommandError(
+            f"no project {ref!r} (projects: {names}); create one with create_project"
+        )
     return project

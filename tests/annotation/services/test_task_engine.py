@@ -9,7 +9,14 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from annotation.errors import AnswerInvalid, KeyReused, NotYours, StageNotAvailable, WorkerBlocked, WrongState
+from annotation.errors import (
+    AnswerInvalid,
+    KeyReused,
+    NotYours,
+    StageNotAvailable,
+    WorkerBlocked,
+    WrongState,
+)
 from annotation.models import Assignment, Stage, Task
 from annotation.services import task_engine
 from tests.conftest import on_postgres
@@ -44,7 +51,9 @@ class TestLeasing:
         assert again.id == first.id, "a held lease is handed back, not a second slot"
         assert task.assignments.filter(worker=annotator).count() == 1
 
-    def test_a_worker_does_not_get_a_task_they_answered(self, coco_project, choice_stage, annotator):
+    def test_a_worker_does_not_get_a_task_they_answered(
+        self, coco_project, choice_stage, annotator
+    ):
         post_choice_task(coco_project, answers_needed=3)
         lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
         task_engine.assignment_submit(
@@ -52,7 +61,9 @@ class TestLeasing:
         )
         assert task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING) is None
 
-    def test_different_workers_fill_the_slots_and_no_more(self, coco_project, choice_stage, make_worker):
+    def test_different_workers_fill_the_slots_and_no_more(
+        self, coco_project, choice_stage, make_worker
+    ):
         task = post_choice_task(coco_project, answers_needed=2)
         workers = [make_worker() for _ in range(3)]
         leases = [task_engine.task_next_for_worker(worker=w, stage=Stage.LABELING) for w in workers]
@@ -122,25 +133,35 @@ class TestSubmission:
     def test_a_second_answer_with_a_new_key_is_refused(self, coco_project, choice_stage, annotator):
         post_choice_task(coco_project, answers_needed=2)
         lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
-        task_engine.assignment_submit(assignment_id=lease.id, worker=annotator, answer={"choice": "yes"}, key="a")
+        task_engine.assignment_submit(
+            assignment_id=lease.id, worker=annotator, answer={"choice": "yes"}, key="a"
+        )
         with pytest.raises(WrongState):
-            task_engine.assignment_submit(assignment_id=lease.id, worker=annotator, answer={"choice": "no"}, key="b")
+            task_engine.assignment_submit(
+                assignment_id=lease.id, worker=annotator, answer={"choice": "no"}, key="b"
+            )
 
     def test_a_key_cannot_be_reused_for_another_task(self, coco_project, choice_stage, annotator):
         post_choice_task(coco_project)
         post_choice_task(coco_project)
         one = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
-        task_engine.assignment_submit(assignment_id=one.id, worker=annotator, answer={"choice": "yes"}, key="same")
+        task_engine.assignment_submit(
+            assignment_id=one.id, worker=annotator, answer={"choice": "yes"}, key="same"
+        )
         two = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
         assert two.id != one.id
         with pytest.raises(KeyReused):
-            task_engine.assignment_submit(assignment_id=two.id, worker=annotator, answer={"choice": "yes"}, key="same")
+            task_engine.assignment_submit(
+                assignment_id=two.id, worker=annotator, answer={"choice": "yes"}, key="same"
+            )
 
     def test_an_invalid_answer_stores_nothing(self, coco_project, choice_stage, annotator):
         post_choice_task(coco_project)
         lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
         with pytest.raises(AnswerInvalid):
-            task_engine.assignment_submit(assignment_id=lease.id, worker=annotator, answer={"choice": "maybe"}, key="x")
+            task_engine.assignment_submit(
+                assignment_id=lease.id, worker=annotator, answer={"choice": "maybe"}, key="x"
+            )
         lease.refresh_from_db()
         assert lease.status == "leased" and lease.answer is None and lease.submission_key is None
 
@@ -149,7 +170,9 @@ class TestSubmission:
         owner, intruder = make_worker(), make_worker()
         lease = task_engine.task_next_for_worker(worker=owner, stage=Stage.LABELING)
         with pytest.raises(NotYours):
-            task_engine.assignment_submit(assignment_id=lease.id, worker=intruder, answer={"choice": "yes"}, key="x")
+            task_engine.assignment_submit(
+                assignment_id=lease.id, worker=intruder, answer={"choice": "yes"}, key="x"
+            )
 
     def test_the_last_answer_completes_the_task_and_runs_the_stage_rule(
         self, coco_project, choice_stage, make_worker, django_capture_on_commit_callbacks
@@ -160,7 +183,10 @@ class TestSubmission:
             lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.LABELING)
             with django_capture_on_commit_callbacks(execute=True):
                 task_engine.assignment_submit(
-                    assignment_id=lease.id, worker=worker, answer={"choice": choice}, key=f"{worker.pk}"
+                    assignment_id=lease.id,
+                    worker=worker,
+                    answer={"choice": choice},
+                    key=f"{worker.pk}",
                 )
         task.refresh_from_db()
         assert task.status == Task.Status.COMPLETE and task.completed_at is not None
@@ -173,7 +199,9 @@ class TestSubmission:
         sloppy, careful = make_worker(), make_worker()
         lease = task_engine.task_next_for_worker(worker=sloppy, stage=Stage.LABELING)
         with django_capture_on_commit_callbacks(execute=True):
-            task_engine.assignment_submit(assignment_id=lease.id, worker=sloppy, answer={"choice": "no"}, key="s")
+            task_engine.assignment_submit(
+                assignment_id=lease.id, worker=sloppy, answer={"choice": "no"}, key="s"
+            )
         task.refresh_from_db()
         assert task.status == Task.Status.COMPLETE
         task_engine.assignment_reject(assignment_id=lease.id, reason="below the precision line")
@@ -212,7 +240,9 @@ def run_concurrently(count: int, work) -> list:  # type: ignore[no-untyped-def]
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_next_task_calls_hand_out_exactly_eight_leases(coco_project, choice_stage, make_worker):
+def test_fifty_concurrent_next_task_calls_hand_out_exactly_eight_leases(
+    coco_project, choice_stage, make_worker
+):
     """50 concurrent `next task` calls against a task needing 8 answers lease exactly 8."""
     if not on_postgres():
         pytest.skip("row locks and SKIP LOCKED are PostgreSQL's; SQLite serialises writers")
@@ -235,16 +265,20 @@ def test_concurrent_retries_of_one_submit_count_once(coco_project, choice_stage,
     lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
     results = run_concurrently(
         10,
-        lambda i: task_engine.assignment_submit(
-            assignment_id=lease.id, worker=annotator, answer={"choice": "yes"}, key="retry-me"
-        ).id,
+        lambda i: (
+            task_engine.assignment_submit(
+                assignment_id=lease.id, worker=annotator, answer={"choice": "yes"}, key="retry-me"
+            ).id
+        ),
     )
     assert results == [lease.id] * 10
     assert Assignment.objects.filter(task=task, status="submitted").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_leasing_never_oversubscribes_on_any_database(coco_project, choice_stage, make_worker):
+def test_concurrent_leasing_never_oversubscribes_on_any_database(
+    coco_project, choice_stage, make_worker
+):
     """On SQLite too (no row locks), the compare-and-swap keeps leases within the slots."""
     task = post_choice_task(coco_project, answers_needed=3)
     workers = [make_worker() for _ in range(12)]

@@ -1,0 +1,1 @@
+"""Admin pages of the collection stage(s); imported by annotation/admin.py."""

@@ -1,0 +1,1 @@
+"""Admin pages of the labeling stage(s); imported by annotation/admin.py."""

@@ -1,0 +1,3 @@
+"""Pages of the collection stage(s), included at the site root by config/urls.py."""
+
+urlpatterns: list = []
