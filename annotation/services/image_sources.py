@@ -9,8 +9,7 @@ or a CSV with a header naming at least `location` (a URL or path) and any of
 from __future__ import annotations
 
 import csv
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
 
@@ -49,7 +48,7 @@ def _parse_date(value: str, line: int) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise DomainError(f"line {line}: date_taken {value!r} is not an ISO 8601 date") from None
-    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt_timezone.utc)
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
 
 
 def _meta_for(location: str, line: int, base: Path, row: dict[str, str]) -> SourceMetadata:
