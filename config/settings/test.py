@@ -22,7 +22,10 @@ if backend not in {"auto", "sqlite", "postgres"}:
     raise ValueError("COCOFORGE_TEST_BACKEND must be auto, sqlite or postgres")
 use_services = backend == "postgres" or (backend == "auto" and reachable("127.0.0.1", 5432))
 if use_services:
-    os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/cocoforge")
+    # One database per test process, so concurrent runs on one server never collide.
+    os.environ.setdefault(
+        "DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/cocoforge_{os.getpid()}"
+    )
     if reachable("127.0.0.1", 6379):
         os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
 else:
