@@ -1,0 +1,1 @@
+"""Admin pages of the segmentation stage; imported by annotation/admin.py."""
