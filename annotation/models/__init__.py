@@ -20,3 +20,4 @@ __all__ = [
     "Taxonomy",
     "WorkerProfile",
 ]
+from .collection import Candidate, SearchQuery  # noqa: F401  (stage 1)

@@ -206,3 +206,15 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# --- stage 1: image collection (annotation/stages/collection.py, annotation/sources/) ----
+FLICKR_API_KEY = os.environ.get("FLICKR_API_KEY", "")
+FLICKR_API_URL = os.environ.get("FLICKR_API_URL", "https://api.flickr.com/services/rest/")
+# Flickr allows 3,600 API calls an hour per key: one call a second stays under it.
+FLICKR_MIN_INTERVAL_SECONDS = float(os.environ.get("FLICKR_MIN_INTERVAL_SECONDS", "1.0"))
+FLICKR_TIMEOUT_SECONDS = float(os.environ.get("FLICKR_TIMEOUT_SECONDS", "15"))
+FLICKR_MAX_RETRIES = int(os.environ.get("FLICKR_MAX_RETRIES", "4"))
+FLICKR_BACKOFF_SECONDS = float(os.environ.get("FLICKR_BACKOFF_SECONDS", "1.0"))
+# Which size to download, first present wins (url_z: 640 px, COCO's image size).
+FLICKR_SIZE_PREFERENCE = env_list("FLICKR_SIZE_PREFERENCE", "url_z,url_c,url_o")
+COLLECTION_THUMBNAIL_PX = int(os.environ.get("COLLECTION_THUMBNAIL_PX", "160"))
