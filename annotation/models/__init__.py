@@ -21,3 +21,4 @@ __all__ = [
     "WorkerProfile",
 ]
 from .collection import Candidate, SearchQuery  # noqa: F401  (stage 1)
+from .labeling import CategoryPresence, Spot  # noqa: F401  (stages 2-3)

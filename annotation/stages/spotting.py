@@ -1,0 +1,151 @@
+"""Stage 3, instance spotting (thesis §2.4.2, appendix A Fig. A.3b), top to bottom.
+
+1. Tasks: one per (image, present category), posted by the labeling stage when it finds the
+   category present, primed with the labeling positions (`payload["primed"]`, shown as a
+   blinking icon) and with the cap on crosses (`payload["max_spots"]`, 10 by default).
+   8 workers answer each (`spotting_answers_per_task`).
+2. A worker places a cross on each instance, at most `max_spots`, or says there is none:
+       {"spots": [{"x": px, "y": px}, ...]}   or   {"none": true}
+   "There is none" is evidence that labeling gave a false positive.
+3. Aggregation: every cross is kept with its worker (Spot rows). No merging here: the
+   segmentation stage de-duplicates by mask coverage (a spot inside an accepted mask is
+   done).
+4. Next: after the commit, the segmentation stage (when installed) is asked to post work for
+   the new spots; it reads the candidates with `spots_for(image, category)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from annotation.errors import AnswerInvalid
+from annotation.models import Assignment, Category, Image, Stage, Task
+from annotation.models.labeling import Spot
+from annotation.models.projects import project_setting
+from annotation.stages import StageRules, is_registered, register
+from annotation.stages.labeling import SPOTTING_MAX_SPOTS, position_in_image
+
+
+def max_spots_for(task: Task) -> int:
+    """The cap fixed when the task was posted; the project's setting for older tasks."""
+    cap = task.payload.get("max_spots")
+    if isinstance(cap, int) and cap >= 1:
+        return cap
+    return project_setting(task.project, "spotting_max_spots", SPOTTING_MAX_SPOTS)
+
+
+# 2. One worker's answer ----------------------------------------------------------------
+
+
+def validate_spotting_answer(task: Task, answer: Any) -> dict:
+    """Crosses inside the image, no more than the cap; or an explicit 'there is none'."""
+    if not isinstance(answer, dict):
+        raise AnswerInvalid('the answer must be {"spots": [...]} or {"none": true}')
+    none = answer.get("none", False)
+    spots = answer.get("spots", [])
+    if not isinstance(none, bool):
+        raise AnswerInvalid("none must be true or false")
+    if not isinstance(spots, list):
+        raise AnswerInvalid("spots must be a list of crosses with x and y")
+    name = task.category.name if task.category is not None else "object"
+    if none:
+        if spots:
+            raise AnswerInvalid(f"you said there is no {name}, but placed crosses: choose one")
+        return {"none": True, "spots": []}
+    if not spots:
+        raise AnswerInvalid(f"place a cross on each {name}, or answer 'there is none'")
+    cap = max_spots_for(task)
+    if len(spots) > cap:
+        raise AnswerInvalid(f"at most {cap} crosses per task ({len(spots)} were sent)")
+    cleaned = []
+    for number, spot in enumerate(spots, start=1):
+        if not isinstance(spot, dict):
+            raise AnswerInvalid(f"cross #{number}: expected an object with x and y")
+        x, y = position_in_image(task.image, spot, f"cross #{number}")
+        cleaned.append({"x": x, "y": y})
+    return {"none": False, "spots": cleaned}
+
+
+# 3. Aggregation --------------------------------------------------------------------------
+
+
+def on_spotting_complete(task: Task) -> None:
+    """Keep every cross of every counted answer with its worker. Idempotent: crosses of an
+    answer that was since rejected are dropped, those already kept are not duplicated."""
+    with transaction.atomic():
+        task = Task.objects.select_for_update().get(id=task.id)
+        if task.status != Task.Status.COMPLETE:
+            return
+        counted = list(task.assignments.filter(status=Assignment.Status.SUBMITTED))
+        Spot.objects.filter(task=task).exclude(assignment__in=counted).delete()
+        already = set(Spot.objects.filter(task=task).values_list("assignment_id", flat=True))
+        Spot.objects.bulk_create(
+            Spot(
+                task=task,
+                assignment=assignment,
+                image_id=task.image_id,
+                category_id=task.category_id,
+                worker_id=assignment.worker_id,
+                x=spot["x"],
+                y=spot["y"],
+                rank=rank,
+            )
+            for assignment in counted
+            if assignment.id not in already
+            for rank, spot in enumerate((assignment.answer or {}).get("spots", []))
+        )
+        none_votes = sum(1 for a in counted if (a.answer or {}).get("none"))
+        task.result = {
+            "answers": len(counted),
+            "none_votes": none_votes,
+            "spots": Spot.objects.filter(task=task).count(),
+            # Every worker said "there is none": most likely a labeling false positive.
+            "all_said_none": bool(counted) and none_votes == len(counted),
+        }
+        task.save(update_fields=["result"])
+        project_id = task.project_id
+        transaction.on_commit(lambda: _segmentation_post_after_commit(project_id))
+
+
+def _segmentation_post_after_commit(project_id: int) -> None:
+    """Hand the new spots to stage 4, if this installation runs it. Looked up at run time:
+    segmentation imports this module for `spots_for`. Posting there is idempotent."""
+    if not is_registered(Stage.SEGMENTATION):
+        return
+    segmentation = importlib.import_module("annotation.stages.segmentation")
+    segmentation.segmentation_post_for_completed_spotting.delay(project=project_id)
+
+
+# 4. What the segmentation stage reads ------------------------------------------------------
+
+
+def spots_for(image: Image, category: Category) -> QuerySet[Spot]:
+    """The kept spots of an (image, category): crosses from the counted answers of complete
+    spotting tasks, each with its worker (`spot.x`, `spot.y`, `spot.worker`), in image pixels.
+    Spots of different workers on one instance are NOT merged: segmentation de-duplicates
+    by mask coverage."""
+    return (
+        Spot.objects.filter(
+            image=image,
+            category=category,
+            task__status=Task.Status.COMPLETE,
+            assignment__status=Assignment.Status.SUBMITTED,
+        )
+        .select_related("worker")
+        .order_by("assignment_id", "rank")
+    )
+
+
+register(
+    StageRules(
+        stage=Stage.SPOTTING,
+        validate_answer=validate_spotting_answer,
+        on_task_complete=on_spotting_complete,
+        tool_url_name="spotting-tool",
+        description="Place a cross on every instance of one category (at most 10).",
+    )
+)

@@ -1,0 +1,204 @@
+"""Instance spotting: crosses inside the image, at most the cap, or 'there is none'; every
+cross is kept with its worker and read back with `spots_for`."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotation.errors import AnswerInvalid
+from annotation.models import Assignment, Category, Stage, Task
+from annotation.models.labeling import Spot
+from annotation.services import task_engine
+from annotation.stages.spotting import on_spotting_complete, spots_for, validate_spotting_answer
+from tests.annotation.stages.test_labeling import (
+    DOG,
+    labeling_answer,
+    make_image,
+    post_labeling_task,
+    submit,
+)
+
+
+def post_spotting_task(project, answers=3, max_spots=None, width=640, height=480) -> Task:  # type: ignore[no-untyped-def]
+    payload = {"primed": [{"x": 10.0, "y": 10.0}]}
+    if max_spots is not None:
+        payload["max_spots"] = max_spots
+    return task_engine.task_post(
+        project=project,
+        stage=Stage.SPOTTING,
+        answers_needed=answers,
+        image=make_image(project, width=width, height=height),
+        category=Category.objects.get(taxonomy__project=project, coco_id=DOG),
+        payload=payload,
+    )
+
+
+def crosses(n: int) -> dict:
+    return {"spots": [{"x": 10 + i, "y": 20 + i} for i in range(n)]}
+
+
+@pytest.mark.django_db
+class TestAnswerValidation:
+    def test_crosses_are_cleaned(self, coco_project):
+        task = post_spotting_task(coco_project)
+        assert validate_spotting_answer(task, {"spots": [{"x": 1.234, "y": 480}]}) == {
+            "none": False,
+            "spots": [{"x": 1.23, "y": 480.0}],
+        }
+
+    def test_there_is_none_is_an_answer(self, coco_project):
+        task = post_spotting_task(coco_project)
+        assert validate_spotting_answer(task, {"none": True}) == {"none": True, "spots": []}
+
+    def test_ten_crosses_are_allowed_by_default_and_eleven_are_not(self, coco_project):
+        task = post_spotting_task(coco_project)
+        assert len(validate_spotting_answer(task, crosses(10))["spots"]) == 10
+        with pytest.raises(AnswerInvalid, match="at most 10 crosses"):
+            validate_spotting_answer(task, crosses(11))
+
+    def test_the_cap_is_the_one_posted_with_the_task(self, coco_project):
+        task = post_spotting_task(coco_project, max_spots=3)
+        validate_spotting_answer(task, crosses(3))
+        with pytest.raises(AnswerInvalid, match="at most 3 crosses"):
+            validate_spotting_answer(task, crosses(4))
+
+    @pytest.mark.parametrize(
+        ("answer", "reason"),
+        [
+            ({"spots": [{"x": 700, "y": 5}]}, "outside the image"),
+            ({"spots": [{"x": 5}]}, "y must be a number"),
+            ({"spots": []}, "or answer 'there is none'"),
+            ({}, "or answer 'there is none'"),
+            ({"none": True, "spots": [{"x": 1, "y": 1}]}, "choose one"),
+            ({"none": "yes"}, "none must be true or false"),
+            ({"spots": "here"}, "spots must be a list"),
+            ([1, 2], "the answer must be"),
+        ],
+    )
+    def test_bad_answers_are_refused_with_a_reason(self, coco_project, answer, reason):
+        task = post_spotting_task(coco_project)
+        with pytest.raises(AnswerInvalid, match=reason):
+            validate_spotting_answer(task, answer)
+
+
+@pytest.mark.django_db
+class TestAggregation:
+    def test_every_cross_is_kept_with_its_worker(
+        self, coco_project, make_worker, django_capture_on_commit_callbacks
+    ):
+        task = post_spotting_task(coco_project, answers=3)
+        first, second, third = make_worker(), make_worker(), make_worker()
+        submit(
+            task,
+            first,
+            {"spots": [{"x": 1, "y": 2}, {"x": 3, "y": 4}]},
+            django_capture_on_commit_callbacks,
+        )
+        submit(task, second, {"spots": [{"x": 1.5, "y": 2.5}]}, django_capture_on_commit_callbacks)
+        submit(task, third, {"none": True}, django_capture_on_commit_callbacks)
+
+        task.refresh_from_db()
+        assert task.status == Task.Status.COMPLETE
+        assert task.result == {"answers": 3, "none_votes": 1, "spots": 3, "all_said_none": False}
+        kept = [(s.x, s.y, s.worker) for s in spots_for(task.image, task.category)]
+        assert kept == [(1.0, 2.0, first), (3.0, 4.0, first), (1.5, 2.5, second)], (
+            "no merging: segmentation de-duplicates by mask coverage"
+        )
+
+        on_spotting_complete(task)
+        assert Spot.objects.filter(task=task).count() == 3, "running it again adds nothing"
+
+    def test_spots_are_not_candidates_before_the_task_is_complete(
+        self, coco_project, make_worker, django_capture_on_commit_callbacks
+    ):
+        task = post_spotting_task(coco_project, answers=2)
+        submit(task, make_worker(), crosses(2), django_capture_on_commit_callbacks)
+        assert not spots_for(task.image, task.category).exists()
+
+    def test_the_crosses_of_a_rejected_answer_are_dropped(
+        self, coco_project, make_worker, django_capture_on_commit_callbacks
+    ):
+        task = post_spotting_task(coco_project, answers=1)
+        sloppy, careful = make_worker(), make_worker()
+        lease = submit(task, sloppy, crosses(4), django_capture_on_commit_callbacks)
+        assert spots_for(task.image, task.category).count() == 4
+        task_engine.assignment_reject(assignment_id=lease.id, reason="test")
+        assert not spots_for(task.image, task.category).exists()
+        submit(task, careful, crosses(1), django_capture_on_commit_callbacks)
+        assert [s.worker for s in spots_for(task.image, task.category)] == [careful]
+        assert not Spot.objects.filter(assignment=lease).exists()
+
+    def test_all_workers_saying_none_marks_a_likely_false_positive(
+        self, coco_project, make_worker, django_capture_on_commit_callbacks
+    ):
+        task = post_spotting_task(coco_project, answers=2)
+        for _ in range(2):
+            submit(task, make_worker(), {"none": True}, django_capture_on_commit_callbacks)
+        task.refresh_from_db()
+        assert task.result["all_said_none"] is True and task.result["spots"] == 0
+
+
+@pytest.mark.django_db
+class TestOverTheApi:
+    def test_a_spotting_task_is_served_primed_by_labeling(
+        self, coco_project, make_worker, annotator, api_client, django_capture_on_commit_callbacks
+    ):
+        labeling_task = post_labeling_task(coco_project, answers=1)
+        submit(
+            labeling_task,
+            make_worker(),
+            labeling_answer(coco_project, {DOG: (33, 44)}),
+            django_capture_on_commit_callbacks,
+        )
+        api_client.force_authenticate(annotator)
+        response = api_client.post("/api/v1/tasks/next/", {"stage": "spotting"}, format="json")
+        assert response.status_code == 200
+        task = response.json()["task"]
+        assert task["category"]["id"] == DOG and task["image"]["id"] == labeling_task.image_id
+        assert [(p["x"], p["y"]) for p in task["payload"]["primed"]] == [(33.0, 44.0)]
+        assert task["payload"]["max_spots"] == 10
+
+    def test_eleven_crosses_are_a_400_and_nothing_is_stored(
+        self, coco_project, annotator, api_client
+    ):
+        post_spotting_task(coco_project, answers=1)
+        api_client.force_authenticate(annotator)
+        lease = api_client.post("/api/v1/tasks/next/", {"stage": "spotting"}, format="json").json()
+        response = api_client.post(
+            f"/api/v1/assignments/{lease['id']}/submit/",
+            {"answer": crosses(11), "idempotency_key": "k"},
+            format="json",
+        )
+        assert response.status_code == 400
+        assert response.json() == {
+            "error": "answer_invalid",
+            "detail": "at most 10 crosses per task (11 were sent)",
+        }
+        slot = Assignment.objects.get(id=lease["id"])
+        assert slot.status == Assignment.Status.LEASED and slot.answer is None
+        assert not Spot.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_complete_spotting_task_asks_segmentation_for_work_after_the_commit(
+    coco_project, make_worker, django_capture_on_commit_callbacks, monkeypatch
+):
+    """Stage 4's documented entry point runs once the spots are committed."""
+    import importlib
+
+    from annotation import stages
+
+    if not stages.is_registered(Stage.SEGMENTATION):
+        pytest.skip("this installation has no segmentation stage")
+    segmentation = importlib.import_module("annotation.stages.segmentation")
+    calls = []
+
+    class Recorder:
+        @staticmethod
+        def delay(**kwargs):  # type: ignore[no-untyped-def]
+            calls.append((kwargs, Spot.objects.count()))
+
+    monkeypatch.setattr(segmentation, "segmentation_post_for_completed_spotting", Recorder)
+    task = post_spotting_task(coco_project, answers=1)
+    submit(task, make_worker(), crosses(2), django_capture_on_commit_callbacks)
+    assert calls == [({"project": coco_project.id}, 2)]

@@ -1,0 +1,148 @@
+"""The category labeling tool and the worker-quality page, in real Chromium."""
+
+from __future__ import annotations
+
+import pytest
+
+from annotation.models import Assignment, Image, Stage, Task
+from annotation.models.labeling import CategoryPresence
+from annotation.services.images import SourceMetadata, image_ingest
+from annotation.stages.labeling import labeling_tasks_post
+from tests.browser.conftest import log_in
+from tests.conftest import PASSWORD, jpeg_bytes
+
+DOG, CAT = 18, 17
+
+
+def stored_photo(project, width=320, height=240, color=(40, 120, 200)) -> Image:  # type: ignore[no-untyped-def]
+    result = image_ingest(
+        project=project,
+        content=jpeg_bytes(width, height, color),
+        meta=SourceMetadata(
+            source=Image.Source.UPLOAD, source_ref="test", file_name=f"{color}.jpg"
+        ),
+    )
+    assert result.image is not None
+    return result.image
+
+
+def image_point(page, x: float, y: float) -> dict:  # type: ignore[no-untyped-def]
+    """Where image pixel (x, y) of a 320x240 photo is inside the displayed photo element."""
+    box = page.get_by_test_id("photo").bounding_box()
+    return {"x": x * box["width"] / 320, "y": y * box["height"] / 240}
+
+
+def open_labeling_tool(page, project):  # type: ignore[no-untyped-def]
+    project.stage_settings = {"labeling_answers_per_image": 1}
+    project.save()
+    image = stored_photo(project)
+    (task,) = labeling_tasks_post(project=project, images=[image])
+    log_in(page, "ann", PASSWORD)
+    page.goto("/labeling/")
+    page.get_by_test_id("work").wait_for(state="visible")
+    page.wait_for_function("document.querySelector('[data-testid=photo]').naturalWidth > 0")
+    return task
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_annotator_drags_an_icon_onto_the_photo_and_submits(page, annotator, coco_project):
+    task = open_labeling_tool(page, coco_project)
+    assert page.locator(".group").count() == 12, "the panel is grouped by super-category"
+    assert "person" in page.get_by_test_id("question").inner_text()
+
+    dog_icon = page.locator('.panel .icon[data-category-id="18"]')
+    dog_icon.drag_to(page.get_by_test_id("placed"), target_position=image_point(page, 200, 100))
+    placed = page.locator('.placed-icon[data-category-id="18"]')
+    assert placed.count() == 1
+    assert page.locator('.steps li[data-super="animal"]').get_attribute("data-state") == "yes"
+    assert page.get_by_test_id("submit").is_disabled(), "the other groups are not answered yet"
+
+    page.get_by_test_id("rest-no").click()
+    page.get_by_test_id("submit").click()
+    page.get_by_text("No more photos to label for now").wait_for()
+
+    answer = Assignment.objects.get(task=task, status=Assignment.Status.SUBMITTED).answer
+    assert [c["id"] for c in answer["categories"]] == [DOG]
+    assert answer["categories"][0]["x"] == pytest.approx(200, abs=1.5)
+    assert answer["categories"][0]["y"] == pytest.approx(100, abs=1.5)
+    assert (
+        answer["supercategories"]["animal"] is True and answer["supercategories"]["food"] is False
+    )
+    presence = CategoryPresence.objects.get(image=task.image)
+    assert presence.category.coco_id == DOG, "one worker placing it makes it present"
+    assert Task.objects.filter(stage=Stage.SPOTTING, image=task.image).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_placed_icons_move_and_come_off_and_no_clears_a_group(page, annotator, coco_project):
+    task = open_labeling_tool(page, coco_project)
+    photo = page.get_by_test_id("placed")  # the layer over the photo that takes the drops
+    page.locator('.panel .icon[data-category-id="18"]').drag_to(
+        photo, target_position=image_point(page, 50, 50)
+    )
+    page.locator('.panel .icon[data-category-id="17"]').drag_to(
+        photo, target_position=image_point(page, 100, 60)
+    )
+    page.locator('.placed-icon[data-category-id="18"]').drag_to(
+        photo, target_position=image_point(page, 300, 200)
+    )
+    # Dragging the cat's icon off the photo (onto the heading) removes it.
+    page.locator('.placed-icon[data-category-id="17"]').drag_to(page.locator("h1"))
+    assert page.locator(".placed-icon").count() == 1
+
+    page.keyboard.press("y")  # person: yes, but no icon yet
+    assert page.locator('.steps li[data-super="person"]').get_attribute("data-state") == "yes"
+    page.locator('.group[data-super="person"] [data-answer=no]').click()
+    page.get_by_test_id("rest-no").click()
+    page.get_by_test_id("submit").click()
+    page.get_by_text("No more photos to label for now").wait_for()
+    answer = Assignment.objects.get(task=task, status=Assignment.Status.SUBMITTED).answer
+    assert [(c["id"], round(c["x"]), round(c["y"])) for c in answer["categories"]] == [
+        (DOG, 300, 200)
+    ]
+    assert answer["supercategories"]["person"] is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_sees_the_quality_plots_and_sets_the_precision_line(
+    page, admin_user, coco_project, make_worker
+):
+    from annotation.services import task_engine
+    from tests.annotation.stages.test_labeling import labeling_answer
+
+    coco_project.stage_settings = {"labeling_answers_per_image": 2}
+    coco_project.save()
+    image = stored_photo(coco_project)
+    (task,) = labeling_tasks_post(project=coco_project, images=[image])
+    good, bad = make_worker(username="good"), make_worker(username="bad")
+    for worker, placed in [(good, {DOG: (5, 5)}), (bad, {CAT: (9, 9)})]:
+        lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.LABELING)
+        task_engine.assignment_submit(
+            assignment_id=lease.id,
+            worker=worker,
+            answer=labeling_answer(coco_project, placed),
+            key=worker.username,
+        )
+
+    log_in(page, "boss", PASSWORD)
+    page.goto("/labeling/quality/")
+    assert page.locator("[data-testid=scatter] circle.cell").count() == 1, (
+        "both at P 0, R 0: one cell"
+    )
+    assert page.locator("[data-testid=scatter] circle.cell").get_attribute("data-workers") == "2"
+    assert page.locator("[data-testid=workers] tbody tr").count() == 2
+    page.get_by_test_id("line-input").fill("0.5")
+    page.get_by_test_id("line-submit").click()
+    page.get_by_text("Precision line set to 0.50").wait_for()
+    assert "2 answers of 2 workers rejected" in page.locator(".messages").inner_text()
+    assert page.get_by_test_id("precision-line").count() == 1
+    task.refresh_from_db()
+    assert task.status == Task.Status.OPEN
+    assert task.assignments.filter(status=Assignment.Status.FREE).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_annotator_may_not_open_the_quality_page(page, annotator):
+    log_in(page, "ann", PASSWORD)
+    response = page.goto("/labeling/quality/")
+    assert response.status == 403
