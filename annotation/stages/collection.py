@@ -532,6 +532,20 @@ def on_task_complete(task: Task) -> None:
             task.result = {**decided, "answers": len(answers), "keep_votes_needed": needed}
             task.save(update_fields=["result"])
     splits_assign(project=task.project)
+    labeling_post_for(project=task.project, candidate_ids=decided["kept"])
+
+
+def labeling_post_for(*, project: Project, candidate_ids: list[int]) -> None:
+    """Next (§2.4.1): accepted photos go on to category labeling, when this installation
+    runs that stage. Posting is idempotent: a photo never gets two labeling tasks."""
+    if not candidate_ids or not stages.is_registered(Stage.LABELING):
+        return
+    from annotation.stages.labeling import labeling_tasks_post
+
+    accepted = Image.objects.filter(
+        id__in=Candidate.objects.filter(id__in=candidate_ids).values("image_id")
+    )
+    labeling_tasks_post(project=project, images=list(accepted))
 
 
 def _candidate_accept(candidate: Candidate) -> str:

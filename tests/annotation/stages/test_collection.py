@@ -240,8 +240,13 @@ def test_a_photo_is_accepted_when_a_majority_leaves_it_unmarked(
     grid.refresh_from_db()
     assert grid.status == "complete" and grid.result["kept"] == [a.id, b.id]
     assert grid.result["iconic"] == [c.id, d.id] and grid.result["keep_votes_needed"] == 2
+    labeling = Task.objects.filter(project=project, stage=Stage.LABELING)
+    assert sorted(labeling.values_list("image_id", flat=True)) == sorted(
+        [Candidate.objects.get(id=a.id).image_id, image.id]
+    ), "accepted photos go on to category labeling"
     collection.on_task_complete(grid)
     assert Image.objects.filter(project=project).count() == 2, "running it again changes nothing"
+    assert labeling.count() == 2
 
 
 def test_the_keep_vote_is_configurable(project, make_worker, django_capture_on_commit_callbacks):
