@@ -22,3 +22,10 @@ __all__ = [
 ]
 from .collection import Candidate, SearchQuery  # noqa: F401  (stage 1)
 from .labeling import CategoryPresence, Spot  # noqa: F401  (stages 2-3)
+from .segmentation import (  # noqa: F401  (stage 4)
+    Qualification,
+    ReferenceMask,
+    Segmentation,
+    SegmentationProgress,
+    TrainingAttempt,
+)

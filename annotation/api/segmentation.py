@@ -1,0 +1,203 @@
+"""REST API of the segmentation stage: the image's other masks for the editor, training tries,
+expert references and pass rates. Outlines themselves go through the generic
+/tasks/next/ and /assignments/<id>/submit/ endpoints."""
+
+from __future__ import annotations
+
+from django.core.files.storage import default_storage
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.labeling import category_icon
+from annotation.api.permissions import IsAdminRole
+from annotation.errors import NotFound
+from annotation.models import Category, Image, Project
+from annotation.models.segmentation import ReferenceMask
+from annotation.services import qualification
+from annotation.stages.segmentation import LIVE_MASKS, Segmentation
+
+
+def _image_json(image: Image) -> dict:
+    return {
+        "id": image.id,
+        "url": default_storage.url(image.file.name) if image.file else None,
+        "width": image.width,
+        "height": image.height,
+    }
+
+
+def _category_json(category: Category) -> dict:
+    return {"id": category.coco_id, "name": category.name, **category_icon(category)}
+
+
+def _category(project: Project, coco_id: int) -> Category:
+    category = Category.objects.filter(taxonomy=project.taxonomy, coco_id=coco_id).first()
+    if category is None:
+        raise NotFound(f"category {coco_id} is not in project {project.name}")
+    return category
+
+
+class ImageMasksApi(APIView):
+    """Outlines already in an image (pending or accepted), drawn under the editor; with
+    ?category=<COCO id> also how to draw that category's icon."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        image = get_object_or_404(Image.objects.select_related("project"), pk=pk)
+        masks = (
+            Segmentation.objects.filter(image=image, status__in=LIVE_MASKS)
+            .select_related("category")
+            .order_by("id")
+        )
+        category = None
+        coco_id = request.query_params.get("category")
+        if coco_id and coco_id.isdigit():
+            category = _category_json(_category(image.project, int(coco_id)))
+        return Response(
+            {
+                "category": category,
+                "masks": [
+                    {
+                        "id": mask.id,
+                        "category": mask.category.name,
+                        "category_id": mask.category.coco_id,
+                        "polygons": mask.polygons,
+                        "status": mask.status,
+                    }
+                    for mask in masks
+                ],
+            }
+        )
+
+
+class TrainingCategoriesApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project, pk=pk)
+        return Response(
+            {
+                "categories": qualification.training_categories(
+                    worker=request.user, project=project
+                ),
+                "threshold": qualification.qualification_threshold(project),
+            }
+        )
+
+
+class TrainingNextInput(serializers.Serializer):
+    category = serializers.IntegerField(help_text="the category's COCO id")
+
+
+class TrainingNextApi(APIView):
+    """A training instance: the photo and the spot, not the reference outline."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=TrainingNextInput, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project, pk=pk)
+        data = TrainingNextInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        category = _category(project, data.validated_data["category"])
+        reference = qualification.training_reference_next(worker=request.user, category=category)
+        return Response(
+            {
+                "reference": reference.id,
+                "image": _image_json(reference.image),
+                "category": _category_json(category),
+                "spot": {"x": reference.spot_x, "y": reference.spot_y},
+                "threshold": qualification.qualification_threshold(project),
+            }
+        )
+
+
+class OutlineInput(serializers.Serializer):
+    polygons = serializers.JSONField()
+
+
+class TrainingAttemptApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=OutlineInput, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        data = OutlineInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        feedback = qualification.training_attempt_submit(
+            worker=request.user, reference_id=pk, polygons=data.validated_data["polygons"]
+        )
+        return Response(feedback)
+
+
+class ReferenceInput(serializers.Serializer):
+    image = serializers.IntegerField()
+    category = serializers.IntegerField(help_text="the category's COCO id")
+    polygons = serializers.JSONField()
+    spot = serializers.DictField(child=serializers.FloatField(), required=False)
+
+
+class ReferenceCreateApi(APIView):
+    """An expert stores a ground-truth outline for training."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=ReferenceInput, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        data = ReferenceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        image = get_object_or_404(
+            Image.objects.select_related("project"), pk=data.validated_data["image"]
+        )
+        category = _category(image.project, data.validated_data["category"])
+        spot = data.validated_data.get("spot") or {}
+        reference = qualification.reference_create(
+            author=request.user,
+            image=image,
+            category=category,
+            polygons=data.validated_data["polygons"],
+            spot_x=spot.get("x"),
+            spot_y=spot.get("y"),
+        )
+        return Response(
+            {"id": reference.id, "polygons": reference.polygons, "area": reference.area},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ReferenceListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project, pk=pk)
+        references: list[ReferenceMask] = list(qualification.references_for(project=project))
+        return Response(
+            {
+                "references": [
+                    {
+                        "id": r.id,
+                        "image": r.image_id,
+                        "category": r.category.coco_id,
+                        "area": r.area,
+                    }
+                    for r in references
+                ]
+            }
+        )
+
+
+class PassRatesApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project, pk=pk)
+        return Response({"pass_rates": qualification.pass_rates(project=project)})

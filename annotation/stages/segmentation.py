@@ -1,0 +1,334 @@
+"""Stage 4, instance segmentation (thesis §2.4.3, appendix A "Instance Segmentation"), top to
+bottom.
+
+1. Tasks: one per spotted instance, one worker per task. The candidates are the spots of
+   stage 3 (`spotting.spots_for(image, category)`, every worker's cross kept). Tasks of one
+   (image, category) are posted ONE AFTER ANOTHER: the next only when the previous is
+   answered, and a spot already covered by a pending or accepted mask of that category is
+   skipped, so nobody outlines the same object twice (several workers' crosses on one object
+   collapse this way). The spotting stage calls `segmentation_post_for_completed_spotting`.
+2. Cap: at most `segmentation_max_instances` (10 by default; COCO: 10-15) instances of a
+   category per image are outlined one by one; past that the pair is marked CROWD and the
+   rest is left to crowd painting (a later stage).
+3. Who: only workers qualified on the task's category (annotation/services/qualification.py;
+   experts and admins need no training).
+4. A worker's answer, one of:
+       {"polygons": [[x1, y1, x2, y2, ...], ...], "vertices": n, "edits": n}
+       {"no_such_object": true}        a false positive of the earlier stages
+       {"all_segmented": true}         every instance of the category is already outlined
+   The outline is normalised by annotation.geometry (repaired, clipped, area and box as the
+   released COCO files have them) and must cover the task's spot. The task payload may carry
+   `suggested` polygons (from a model, later) that the editor starts from.
+5. Aggregation (one answer): an outline becomes a pending Segmentation for verification;
+   "all segmented" closes the pair; then the next task of the pair is posted.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from celery import shared_task
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
+
+from annotation import geometry
+from annotation.errors import AnswerInvalid
+from annotation.models import (
+    Assignment,
+    Category,
+    Image,
+    Instance,
+    Project,
+    Stage,
+    Task,
+    WorkerProfile,
+)
+from annotation.models.labeling import Spot
+from annotation.models.projects import project_setting
+from annotation.models.segmentation import Qualification, Segmentation, SegmentationProgress
+from annotation.services import task_engine
+from annotation.services.people import profile_for
+from annotation.stages import StageRules, register
+from annotation.stages.spotting import spots_for
+
+MAX_INSTANCES = 10  # thesis §2.4.3: 10-15 per category and image, then crowd painting
+# How far (image pixels) an outline may miss its spot: a cross placed on the object's edge.
+SPOT_TOLERANCE_PX = 10.0
+LIVE_MASKS = [Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED]
+
+
+def max_instances_for(project: Project) -> int:
+    return project_setting(project, "segmentation_max_instances", MAX_INSTANCES)
+
+
+def live_masks(image: Image, category: Category) -> QuerySet[Segmentation]:
+    """Outlines that count as segmented: pending verification or accepted."""
+    return Segmentation.objects.filter(image=image, category=category, status__in=LIVE_MASKS)
+
+
+def _tasks_of_pair(image: Image, category: Category) -> QuerySet[Task]:
+    return Task.objects.filter(stage=Stage.SEGMENTATION, image=image, category=category)
+
+
+def _progress_locked(image: Image, category: Category) -> SegmentationProgress:
+    """The pair's progress row, locked: posting for one pair is serialised on it."""
+    SegmentationProgress.objects.get_or_create(image=image, category=category)
+    return SegmentationProgress.objects.select_for_update().get(image=image, category=category)
+
+
+def _stop(progress: SegmentationProgress, state: str, reason: str) -> None:
+    progress.state = state
+    progress.reason = reason
+    progress.save(update_fields=["state", "reason", "updated_at"])
+
+
+# 1-2. Posting one task after another ------------------------------------------------------
+
+
+def spot_is_covered(spot: Spot, masks: list[list[list[float]]]) -> bool:
+    return any(geometry.covers_point(polygons, spot.x, spot.y) for polygons in masks)
+
+
+def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
+    """Post the next segmentation task of an (image, category), or None when a task is still
+    open, the pair is finished, or no uncovered spot is left (the pair is then marked)."""
+    with transaction.atomic():
+        progress = _progress_locked(image, category)
+        if progress.state != SegmentationProgress.State.SEGMENTING:
+            return None
+        if _tasks_of_pair(image, category).filter(status=Task.Status.OPEN).exists():
+            return None  # one after another: the open task's mask may cover the next spots
+        masks = list(live_masks(image, category).values_list("polygons", flat=True))
+        cap = max_instances_for(image.project)
+        if len(masks) >= cap:
+            _stop(
+                progress,
+                SegmentationProgress.State.CROWD,
+                f"{len(masks)} instances outlined (cap {cap}): the rest is left to crowd painting",
+            )
+            return None
+        tasked = {
+            spot_id
+            for spot_id in _tasks_of_pair(image, category).values_list(
+                "payload__spot__id", flat=True
+            )
+            if spot_id is not None
+        }
+        for spot in spots_for(image, category):
+            if spot.id in tasked or spot_is_covered(spot, masks):
+                continue
+            instance = Instance.objects.create(
+                image=image, category=category, spot_x=spot.x, spot_y=spot.y
+            )
+            return task_engine.task_post(
+                project=image.project,
+                stage=Stage.SEGMENTATION,
+                answers_needed=1,
+                image=image,
+                category=category,
+                instance=instance,
+                payload={
+                    "spot": {"id": spot.id, "x": spot.x, "y": spot.y, "worker": spot.worker_id},
+                    "order": len(tasked) + 1,
+                },
+            )
+        _stop(progress, SegmentationProgress.State.DONE, "no uncovered spot left")
+        return None
+
+
+@shared_task(acks_late=True)
+def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
+    """Post the first segmentation task of every (image, category) of a project whose spotting
+    is complete and which has no segmentation going yet. Safe to run twice. Returns how many
+    tasks were posted. Callable directly or as a Celery task with a project id."""
+    project_id = project if isinstance(project, int) else project.pk
+    started = SegmentationProgress.objects.filter(
+        image_id=OuterRef("image_id"), category_id=OuterRef("category_id")
+    )
+    pairs = (
+        Spot.objects.filter(
+            image__project_id=project_id,
+            task__stage=Stage.SPOTTING,
+            task__status=Task.Status.COMPLETE,
+            assignment__status=Assignment.Status.SUBMITTED,
+        )
+        .exclude(Exists(started))
+        .values_list("image_id", "category_id")
+        .distinct()
+        .order_by("image_id", "category_id")
+    )
+    posted = 0
+    for image_id, category_id in list(pairs):
+        task = segmentation_post_next(
+            image=Image.objects.select_related("project").get(id=image_id),
+            category=Category.objects.get(id=category_id),
+        )
+        posted += task is not None
+    return posted
+
+
+# 3. Who may take a task --------------------------------------------------------------------
+
+
+def eligible_segmentation_tasks(tasks: QuerySet[Task], worker: Any) -> QuerySet[Task]:
+    """Only workers who passed the category's training (thesis §2.4.3); experts and admins
+    author the references and need none."""
+    if worker.is_superuser or profile_for(worker).role in (
+        WorkerProfile.Role.EXPERT,
+        WorkerProfile.Role.ADMIN,
+    ):
+        return tasks
+    qualified = Qualification.objects.filter(worker=worker, passed=True).values("category_id")
+    return tasks.filter(category_id__in=qualified)
+
+
+# 4. One worker's answer -----------------------------------------------------------------------
+
+
+def _effort_count(answer: dict, key: str) -> int:
+    value = answer.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1_000_000:
+        raise AnswerInvalid(f"{key} must be a whole number of at least 0")
+    return value
+
+
+def _near_spot(polygons: list[list[float]], x: float, y: float) -> bool:
+    if geometry.covers_point(polygons, x, y):
+        return True
+    from shapely.geometry import Point, Polygon
+
+    point = Point(x, y)
+    return any(
+        Polygon(list(zip(p[0::2], p[1::2], strict=True))).exterior.distance(point)
+        <= SPOT_TOLERANCE_PX
+        for p in polygons
+    )
+
+
+def validate_segmentation_answer(task: Task, answer: Any) -> dict:
+    """An outline around the task's spot, or one of the two explicit answers."""
+    if not isinstance(answer, dict):
+        raise AnswerInvalid(
+            'the answer must be {"polygons": [...]}, {"no_such_object": true} or '
+            '{"all_segmented": true}'
+        )
+    effort = {
+        "vertices": _effort_count(answer, "vertices"),
+        "edits": _effort_count(answer, "edits"),
+    }
+    kinds = [k for k in ("polygons", "no_such_object", "all_segmented") if answer.get(k)]
+    if len(kinds) != 1:
+        raise AnswerInvalid(
+            "send exactly one of: an outline, 'there is no such object' or "
+            "'all instances are already segmented'"
+        )
+    name = task.category.name if task.category_id else "object"
+    if kinds[0] == "no_such_object":
+        return {"no_such_object": True, **effort}
+    if kinds[0] == "all_segmented":
+        return {"all_segmented": True, **effort}
+    project = task.project
+    outline = geometry.normalise_polygons(
+        answer["polygons"],
+        width=task.image.width,
+        height=task.image.height,
+        max_vertices=project_setting(project, "segmentation_max_vertices", geometry.MAX_VERTICES),
+        min_area=project_setting(project, "segmentation_min_area", geometry.MIN_AREA_PX),
+    )
+    spot = task.payload.get("spot")
+    if spot and not _near_spot(outline.polygons, spot["x"], spot["y"]):
+        raise AnswerInvalid(
+            f"the outline must go around the {name} marked by the red spot, not another one"
+        )
+    return {
+        "polygons": outline.polygons,
+        "area": outline.area,
+        "bbox_xywh": outline.bbox_xywh,
+        "repairs": outline.repairs,
+        "from_suggestion": bool(answer.get("from_suggestion")) and "suggested" in task.payload,
+        **effort,
+    }
+
+
+# 5. Aggregation and what happens next --------------------------------------------------------
+
+
+def on_segmentation_complete(task: Task) -> None:
+    """Store the outline (once), close the pair on 'all segmented', post the next task."""
+    with transaction.atomic():
+        task = (
+            Task.objects.select_for_update(of=("self",))
+            .select_related("image", "category")
+            .get(id=task.id)
+        )
+        if task.status != Task.Status.COMPLETE:
+            return
+        assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
+        if assignment is None:
+            return
+        answer = assignment.answer
+        if "polygons" in answer:
+            Segmentation.objects.get_or_create(
+                assignment=assignment,
+                defaults={
+                    "task": task,
+                    "instance_id": task.instance_id,
+                    "image_id": task.image_id,
+                    "category_id": task.category_id,
+                    "worker_id": assignment.worker_id,
+                    "polygons": answer["polygons"],
+                    "area": answer["area"],
+                    "bbox_xywh": answer["bbox_xywh"],
+                    "vertices": answer.get("vertices", 0),
+                    "edits": answer.get("edits", 0),
+                    "seconds": assignment.time_spent_seconds,
+                    "from_suggestion": answer.get("from_suggestion", False),
+                },
+            )
+            outcome = "segmented"
+        elif answer.get("no_such_object"):
+            outcome = "no_such_object"
+        else:
+            outcome = "all_segmented"
+            _stop(
+                _progress_locked(task.image, task.category),
+                SegmentationProgress.State.DONE,
+                "a worker said all instances are already segmented",
+            )
+        task.result = {"outcome": outcome, "worker": assignment.worker_id}
+        task.save(update_fields=["result"])
+        segmentation_post_next(image=task.image, category=task.category)
+
+
+def effort_summary(tasks: QuerySet[Task]) -> dict:
+    """Median seconds, vertices and edits per outlined instance (the dashboard's effort)."""
+    rows = list(
+        Segmentation.objects.filter(task__in=tasks).values_list("seconds", "vertices", "edits")
+    )
+
+    def median(values: list[float]) -> float | None:
+        values = sorted(v for v in values if v is not None and not math.isnan(v))
+        if not values:
+            return None
+        middle = len(values) // 2
+        return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+
+    return {
+        "instances": len(rows),
+        "median_seconds": median([r[0] for r in rows]),
+        "median_vertices": median([r[1] for r in rows]),
+        "median_edits": median([r[2] for r in rows]),
+    }
+
+
+register(
+    StageRules(
+        stage=Stage.SEGMENTATION,
+        validate_answer=validate_segmentation_answer,
+        on_task_complete=on_segmentation_complete,
+        eligible_tasks=eligible_segmentation_tasks,
+        tool_url_name="segmentation-tool",
+        description="Outline one object with a polygon.",
+    )
+)

@@ -1,0 +1,87 @@
+"""Pages of the segmentation stage: the polygon editor (segmenting, training, expert
+references) and the admins' pass-rate page. The editor is one static page whose JS talks to
+the REST API; `data-mode` tells it which of the three jobs it does."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from annotation.models import Category, Image, Project, WorkerProfile
+from annotation.models.labeling import Spot
+from annotation.models.segmentation import ReferenceMask
+from annotation.services import qualification
+from annotation.services.people import profile_for
+
+
+def _editor(request: HttpRequest, mode: str, **context: object) -> HttpResponse:
+    return render(request, "frontend/segmentation.html", {"mode": mode, **context})
+
+
+@login_required
+def segmentation_tool(request: HttpRequest) -> HttpResponse:
+    return _editor(request, "task")
+
+
+@login_required
+def segmentation_training(request: HttpRequest) -> HttpResponse:
+    """With ?project=&category=: the training editor; without: the categories to train on."""
+    project_id, category_id = request.GET.get("project"), request.GET.get("category")
+    if project_id and category_id:
+        project = get_object_or_404(Project, pk=project_id)
+        category = get_object_or_404(Category, taxonomy=project.taxonomy, coco_id=category_id)
+        return _editor(request, "training", project=project, category=category)
+    projects = [
+        {
+            "project": project,
+            "categories": qualification.training_categories(worker=request.user, project=project),
+        }
+        for project in Project.objects.order_by("name")
+    ]
+    return render(
+        request,
+        "frontend/segmentation_training.html",
+        {"projects": [p for p in projects if p["categories"]]},
+    )
+
+
+@login_required
+def segmentation_expert(request: HttpRequest) -> HttpResponse:
+    """Experts outline reference instances; without ?image=&category= a list of spotted
+    (image, category) pairs without a reference yet."""
+    if not qualification.is_expert(request.user):
+        raise PermissionDenied("only experts author reference outlines")
+    image_id, category_id = request.GET.get("image"), request.GET.get("category")
+    if image_id and category_id:
+        image = get_object_or_404(Image.objects.select_related("project"), pk=image_id)
+        category = get_object_or_404(Category, taxonomy=image.project.taxonomy, coco_id=category_id)
+        spot = Spot.objects.filter(image=image, category=category).order_by("id").first()
+        image_url = default_storage.url(image.file.name) if image.file else ""
+        return _editor(
+            request, "expert", image=image, image_url=image_url, category=category, spot=spot
+        )
+    done = set(ReferenceMask.objects.values_list("image_id", "category_id"))
+    pairs = []
+    seen = set()
+    for spot in Spot.objects.select_related("image", "category").order_by("image_id", "id")[:2000]:
+        key = (spot.image_id, spot.category_id)
+        if key in seen:
+            continue
+        seen.add(key)
+        pairs.append({"image": spot.image, "category": spot.category, "has_reference": key in done})
+    return render(request, "frontend/segmentation_expert.html", {"pairs": pairs[:200]})
+
+
+@login_required
+def segmentation_pass_rates(request: HttpRequest) -> HttpResponse:
+    profile = profile_for(request.user)
+    if not (request.user.is_superuser or profile.role == WorkerProfile.Role.ADMIN):
+        raise PermissionDenied("only admins see pass rates")
+    rows = [
+        {"project": project, "rates": qualification.pass_rates(project=project)}
+        for project in Project.objects.order_by("name")
+    ]
+    return render(request, "frontend/segmentation_pass_rates.html", {"rows": rows})

@@ -1,0 +1,264 @@
+// The segmentation page: one polygon editor, three jobs (data-mode on the root):
+//   task      segment the instance under the spot (generic /tasks/next/ and submit)
+//   training  outline an instance with a known expert outline; feedback after each try
+//   expert    author a reference outline for training
+// It records the time spent, the points placed and the edits made.
+
+import { createPolygonEditor } from "./polygon_editor.js";
+
+const root = document.getElementById("segmentation-tool");
+const $ = (id) => root.querySelector(`[data-testid=${id}]`);
+const mode = root.dataset.mode;
+const stage = $("stage");
+
+let editor = null;
+let lease = null; // task mode: the leased assignment
+let training = null; // training mode: the reference being tried
+let startedAt = 0;
+let busy = false;
+
+function csrf() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function api(url, body) {
+  const response = await fetch(url, {
+    method: body === undefined ? "GET" : "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (!response.ok) throw new Error(data && data.detail ? data.detail : `error ${response.status}`);
+  return data;
+}
+
+function say(text, isError = false) {
+  const status = $("status");
+  status.textContent = text;
+  status.classList.toggle("error", isError);
+}
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+function showIcon(category) {
+  const box = $("icon");
+  box.replaceChildren();
+  if (category.url) {
+    const img = document.createElement("img");
+    img.src = category.url;
+    img.alt = category.name;
+    box.appendChild(img);
+  } else {
+    const chip = document.createElement("span");
+    chip.className = "chip";
+    chip.textContent = category.chip || category.name.slice(0, 2);
+    box.appendChild(chip);
+  }
+  const name = document.createElement("div");
+  name.textContent = category.name;
+  box.appendChild(name);
+}
+
+function updateControls() {
+  if (!editor) return;
+  const points = editor.pointCount();
+  const parts = editor.partCount();
+  $("count").textContent = points ? `${points} point${points === 1 ? "" : "s"}, ${parts} part${parts === 1 ? "" : "s"}` : "";
+  $("undo").disabled = !editor.canUndo();
+  $("redo").disabled = !editor.canRedo();
+  $("submit").disabled = busy || editor.polygons().length === 0;
+  root.dataset.vertices = editor.stats.vertices;
+  root.dataset.edits = editor.stats.edits;
+}
+
+function openEditor({ url, width, height, spot, category }) {
+  if (editor) editor.destroy();
+  $("work").hidden = false;
+  $("feedback").hidden = true;
+  $("category").textContent = category.name;
+  showIcon(category);
+  editor = createPolygonEditor(stage, { imageUrl: url, width, height, spot, onChange: updateControls });
+  window.cocoforgeEditor = editor; // for the benchmark and debugging in the console
+  startedAt = performance.now();
+  stage.focus({ preventScroll: true });
+  updateControls();
+}
+
+function seconds() {
+  return Math.round((performance.now() - startedAt) / 100) / 10;
+}
+
+// ---- task mode -------------------------------------------------------------------------------
+
+async function categoryWithIcon(task) {
+  const data = await api(`${root.dataset.masksUrl.replace("{id}", task.image.id)}?category=${task.category.id}`);
+  return data;
+}
+
+async function loadTask(saved = false) {
+  say("Loading the next object…");
+  try {
+    lease = await api(root.dataset.nextUrl, { stage: "segmentation" });
+  } catch (error) {
+    say(error.message, true);
+    return;
+  }
+  if (!lease) {
+    $("work").hidden = true;
+    say(saved ? "Saved. No more objects to outline for now. Thank you! " : "No objects to outline for you now. ");
+    const link = document.createElement("a");
+    link.href = root.dataset.trainingListUrl;
+    link.textContent = "Train for another category";
+    link.dataset.testid = "training-link";
+    $("status").appendChild(link);
+    return;
+  }
+  const task = lease.task;
+  const context = await categoryWithIcon(task);
+  openEditor({
+    url: task.image.url,
+    width: task.image.width,
+    height: task.image.height,
+    spot: task.payload.spot,
+    category: context.category || task.category,
+  });
+  editor.showMasks(context.masks);
+  if (task.payload.suggested) editor.setPolygons(task.payload.suggested);
+  say(`Outline the ${task.category.name} under the red spot.`);
+}
+
+async function submitTask(answer) {
+  busy = true;
+  updateControls();
+  const effort = { vertices: editor.stats.vertices, edits: editor.stats.edits };
+  try {
+    await api(root.dataset.submitUrl.replace("{id}", lease.id), {
+      answer: { ...answer, ...effort },
+      idempotency_key: uuid(),
+      time_spent_seconds: seconds(),
+    });
+  } catch (error) {
+    say(`Not saved: ${error.message}`, true);
+    busy = false;
+    updateControls();
+    return;
+  }
+  busy = false;
+  await loadTask(true);
+}
+
+// ---- training mode ----------------------------------------------------------------------------
+
+async function loadTraining() {
+  say("Loading a training photo…");
+  try {
+    training = await api(root.dataset.trainingNextUrl, { category: Number(root.dataset.category) });
+  } catch (error) {
+    say(error.message, true);
+    return;
+  }
+  openEditor({ ...training.image, spot: training.spot, category: training.category });
+  say(`Outline the ${training.category.name} under the red spot as exactly as you can.`);
+}
+
+async function submitTraining() {
+  busy = true;
+  updateControls();
+  let feedback;
+  try {
+    feedback = await api(root.dataset.attemptUrl.replace("{id}", training.reference), {
+      polygons: editor.polygons(),
+    });
+  } catch (error) {
+    say(error.message, true);
+    busy = false;
+    updateControls();
+    return;
+  }
+  busy = false;
+  editor.showFeedback(feedback.yours, feedback.reference);
+  const box = $("feedback");
+  box.hidden = false;
+  box.replaceChildren();
+  const percent = (v) => `${Math.round(v * 100)} %`;
+  const text = document.createElement("p");
+  text.dataset.testid = "verdict";
+  text.className = feedback.passed ? "passed" : "failed";
+  text.textContent = feedback.passed
+    ? `Passed: your outline overlaps the expert's by ${percent(feedback.iou)} (needed ${percent(feedback.threshold)}). You can now outline ${feedback.category} objects.`
+    : `Not yet: your outline overlaps the expert's by ${percent(feedback.iou)}, ${percent(feedback.threshold)} is needed. Green is the expert's outline, yellow is yours: follow the border more closely.`;
+  box.appendChild(text);
+  const next = document.createElement("a");
+  if (feedback.passed) {
+    next.href = "/segmentation/";
+    next.textContent = "Start outlining";
+    next.dataset.testid = "start";
+  } else {
+    next.href = "#";
+    next.textContent = "Try again";
+    next.dataset.testid = "retry";
+    next.addEventListener("click", (event) => {
+      event.preventDefault();
+      loadTraining();
+    });
+  }
+  box.appendChild(next);
+  say(feedback.passed ? "Training passed." : "Training not passed yet.", !feedback.passed);
+  $("submit").disabled = true;
+}
+
+// ---- expert mode ------------------------------------------------------------------------------
+
+function loadExpert() {
+  const d = root.dataset;
+  const spot = d.spotX ? { x: Number(d.spotX), y: Number(d.spotY) } : null;
+  openEditor({
+    url: d.imageUrl,
+    width: Number(d.imageWidth),
+    height: Number(d.imageHeight),
+    spot,
+    category: { name: d.categoryName },
+  });
+  say(`Outline the ${d.categoryName} as the reference for training.`);
+}
+
+async function submitExpert() {
+  const d = root.dataset;
+  const body = { image: Number(d.image), category: Number(d.category), polygons: editor.polygons() };
+  if (d.spotX) body.spot = { x: Number(d.spotX), y: Number(d.spotY) };
+  try {
+    const saved = await api(d.referenceUrl, body);
+    say(`Reference ${saved.id} saved (${Math.round(saved.area)} px²).`);
+  } catch (error) {
+    say(`Not saved: ${error.message}`, true);
+  }
+}
+
+// ---- buttons ------------------------------------------------------------------------------------
+
+$("undo").addEventListener("click", () => editor && editor.undo());
+$("redo").addEventListener("click", () => editor && editor.redo());
+$("zoom-in").addEventListener("click", () => editor && editor.zoomIn());
+$("zoom-out").addEventListener("click", () => editor && editor.zoomOut());
+$("fit").addEventListener("click", () => editor && editor.fit());
+$("submit").addEventListener("click", () => {
+  if (!editor || busy) return;
+  editor.close();
+  if (mode === "task") submitTask({ polygons: editor.polygons(), from_suggestion: Boolean(lease.task.payload.suggested) });
+  else if (mode === "training") submitTraining();
+  else submitExpert();
+});
+if (mode === "task") {
+  $("no-object").addEventListener("click", () => !busy && submitTask({ no_such_object: true }));
+  $("all-done").addEventListener("click", () => !busy && submitTask({ all_segmented: true }));
+  loadTask();
+} else if (mode === "training") {
+  loadTraining();
+} else {
+  loadExpert();
+}
