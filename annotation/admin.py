@@ -196,4 +196,10 @@ class WorkerProfileAdmin(admin.ModelAdmin):
 
 
 # Stage admin modules register their own models and pages.
-from annotation import admin_collection, admin_labeling, admin_segmentation  # noqa: E402,F401
+from annotation import (  # noqa: E402,F401
+    admin_collection,
+    admin_export,
+    admin_labeling,
+    admin_segmentation,
+    admin_verification,
+)

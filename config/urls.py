@@ -11,12 +11,16 @@ urlpatterns = [
     path("api/v1/", include("annotation.api.urls_collection")),
     path("api/v1/", include("annotation.api.urls_labeling")),
     path("api/v1/", include("annotation.api.urls_segmentation")),
+    path("api/v1/", include("annotation.api.urls_verification")),
+    path("api/v1/", include("annotation.api.urls_export")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),
     path("", include("frontend.urls_collection")),
     path("", include("frontend.urls_labeling")),
     path("", include("frontend.urls_segmentation")),
+    path("", include("frontend.urls_verification")),
+    path("", include("frontend.urls_export")),
 ]
 if settings.MEDIA_STORAGE == "local":
     media_prefix = settings.MEDIA_URL.lstrip("/")

@@ -1,0 +1,1 @@
+"""Admin pages of export; imported by annotation/admin.py."""

@@ -1,0 +1,1 @@
+"""Admin pages of verification; imported by annotation/admin.py."""

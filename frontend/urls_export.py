@@ -1,0 +1,3 @@
+"""Pages of export, included at the site root by config/urls.py."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Pages of verification, included at the site root by config/urls.py."""
+
+urlpatterns: list = []
