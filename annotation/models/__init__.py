@@ -1,31 +1,42 @@
 """Domain models, one module per concept."""
 
+from .annotations import Annotation
+from .collection import Candidate, SearchQuery
 from .images import Image, ImageRejection
 from .instances import Instance
+from .labeling import CategoryPresence, Spot
 from .people import WorkerProfile
 from .projects import Project
-from .tasks import Assignment, Stage, Task
-from .taxonomy import Category, SceneCategory, Taxonomy
-
-__all__ = [
-    "Assignment",
-    "Category",
-    "Image",
-    "ImageRejection",
-    "Instance",
-    "Project",
-    "SceneCategory",
-    "Stage",
-    "Task",
-    "Taxonomy",
-    "WorkerProfile",
-]
-from .collection import Candidate, SearchQuery  # noqa: F401  (stage 1)
-from .labeling import CategoryPresence, Spot  # noqa: F401  (stages 2-3)
-from .segmentation import (  # noqa: F401  (stage 4)
+from .segmentation import (
     Qualification,
     ReferenceMask,
     Segmentation,
     SegmentationProgress,
     TrainingAttempt,
 )
+from .tasks import Assignment, Stage, Task
+from .taxonomy import Category, SceneCategory, Taxonomy
+
+__all__ = [
+    "Annotation",
+    "Assignment",
+    "Candidate",
+    "Category",
+    "CategoryPresence",
+    "Image",
+    "ImageRejection",
+    "Instance",
+    "Project",
+    "Qualification",
+    "ReferenceMask",
+    "SceneCategory",
+    "SearchQuery",
+    "Segmentation",
+    "SegmentationProgress",
+    "Spot",
+    "Stage",
+    "Task",
+    "Taxonomy",
+    "TrainingAttempt",
+    "WorkerProfile",
+]
