@@ -1,3 +1,10 @@
 """Pages of verification, included at the site root by config/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from frontend import verification_views
+
+urlpatterns = [
+    path("verification/", verification_views.verification_tool, name="verification-tool"),
+    path("crowd/", verification_views.crowd_tool, name="crowd-tool"),
+]

@@ -16,6 +16,14 @@ from .segmentation import (
 )
 from .tasks import Assignment, Stage, Task
 from .taxonomy import Category, SceneCategory, Taxonomy
+from .verification import (
+    CrowdPainting,
+    GoldItem,
+    GridCell,
+    GridOutcome,
+    VerificationDecision,
+    VerificationVote,
+)
 
 __all__ = [
     "Annotation",
@@ -23,6 +31,10 @@ __all__ = [
     "Candidate",
     "Category",
     "CategoryPresence",
+    "CrowdPainting",
+    "GoldItem",
+    "GridCell",
+    "GridOutcome",
     "Image",
     "ImageRejection",
     "Instance",
@@ -38,5 +50,7 @@ __all__ = [
     "Task",
     "Taxonomy",
     "TrainingAttempt",
+    "VerificationDecision",
+    "VerificationVote",
     "WorkerProfile",
 ]

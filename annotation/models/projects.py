@@ -18,6 +18,9 @@ class Project(models.Model):
     # Per-project overrides of stage numbers (answers per task, grid sizes, thresholds...).
     # Each stage module declares its defaults; read them with `project_setting`.
     stage_settings = models.JSONField(default=dict, blank=True)
+    # The highest annotation id ever given (annotation_record): ids are never reused, even
+    # after an annotation is discarded.
+    annotation_ids_given = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

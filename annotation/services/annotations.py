@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.db.models import Max
 
 from annotation.errors import DomainError
 from annotation.models import Category, Image, Project
@@ -35,14 +34,16 @@ def annotation_record(
         existing = Annotation.objects.filter(source_segmentation=source_segmentation).first()
         if existing is not None:
             return existing  # accepting the same segmentation twice records it once
-    Project.objects.select_for_update().get(id=project.id)
+    locked = Project.objects.select_for_update().get(id=project.id)
     if coco_id is None:
-        latest = Annotation.objects.filter(project=project).aggregate(m=Max("coco_id"))["m"]
-        coco_id = (latest or 0) + 1
+        # A counter, not max(existing) + 1: a discarded annotation's id is never given again.
+        coco_id = locked.annotation_ids_given + 1
     elif coco_id < 1:
         raise DomainError(f"annotation ids start at 1, not {coco_id}")
     elif Annotation.objects.filter(project=project, coco_id=coco_id).exists():
         raise DomainError(f"annotation id {coco_id} is already used in project {project.name!r}")
+    if coco_id > locked.annotation_ids_given:
+        Project.objects.filter(id=project.id).update(annotation_ids_given=coco_id)
     return Annotation.objects.create(
         project=project,
         coco_id=coco_id,

@@ -48,3 +48,11 @@ def test_categories_and_images_of_another_project_are_refused(coco_project, imag
     other = project_create(name="Other", template="coco")
     with pytest.raises(DomainError, match="not in project"):
         record(other, image)
+
+
+@pytest.mark.django_db
+def test_a_discarded_annotations_id_is_not_given_again(coco_project, image):
+    record(coco_project, image)
+    last = record(coco_project, image)
+    last.delete()
+    assert record(coco_project, image).coco_id == 3
