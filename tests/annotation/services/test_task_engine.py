@@ -41,7 +41,7 @@ class TestLeasing:
 
     def test_posting_for_a_stage_without_rules_is_refused(self, coco_project):
         with pytest.raises(StageNotAvailable):
-            task_engine.task_post(project=coco_project, stage=Stage.CROWD, answers_needed=1)
+            task_engine.task_post(project=coco_project, stage="dreaming", answers_needed=1)
 
     def test_a_worker_never_gets_two_slots_of_one_task(self, coco_project, choice_stage, annotator):
         task = post_choice_task(coco_project, answers_needed=3)
