@@ -19,7 +19,9 @@ from annotation.models import (
     ImageRejection,
     Instance,
     Project,
+    Release,
     SceneCategory,
+    Submission,
     Task,
     Taxonomy,
     WorkerProfile,
@@ -203,3 +205,25 @@ from annotation import (  # noqa: E402,F401
     admin_segmentation,
     admin_verification,
 )
+
+
+@admin.register(Release)
+class ReleaseAdmin(admin.ModelAdmin):
+    """The hidden ground truth is not a field here: it is set only by release_create."""
+
+    list_display = ["name", "project", "image_count", "iou_types", "accepting_submissions"]
+    fields = ["project", "name", "slug", "description", "iou_types", "image_count",
+              "category_count", "daily_submission_limit", "accepting_submissions"]  # fmt: skip
+    readonly_fields = ["project", "slug", "iou_types", "image_count", "category_count"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # python manage.py release_create --ground-truth FILE
+
+
+@admin.register(Submission)
+class SubmissionAdmin(admin.ModelAdmin):
+    list_display = ["method_name", "release", "submitter", "iou_type", "status", "created_at"]
+    list_filter = ["release", "status", "iou_type"]
+    exclude = ["results_gz"]
+    readonly_fields = ["release", "submitter", "method_name", "iou_type", "results_file_name",
+                       "detection_count", "status", "stats", "per_category_ap", "error", "finished_at"]  # fmt: skip

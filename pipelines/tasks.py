@@ -22,3 +22,11 @@ def release_expired_leases() -> int:
 def ping() -> str:
     """Answers 'pong' from whichever worker runs it (health checks, the worker test)."""
     return "pong"
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=3)
+def evaluate_submission(submission_id: int) -> str:
+    """Score a researcher's results against a release's hidden ground truth."""
+    from annotation.services.evaluation_server import submission_evaluate
+
+    return submission_evaluate(submission_id=submission_id).status

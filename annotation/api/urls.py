@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotation.api import views
+from annotation.api import evaluation, views
 
 app_name = "api"
 
@@ -23,4 +23,14 @@ urlpatterns = [
         views.AssignmentReleaseApi.as_view(),
         name="assignment-release",
     ),
+    path("releases/", evaluation.ReleaseListApi.as_view(), name="releases"),
+    path(
+        "releases/<slug:slug>/leaderboard/", evaluation.LeaderboardApi.as_view(), name="leaderboard"
+    ),
+    path(
+        "releases/<slug:slug>/submissions/",
+        evaluation.SubmissionCreateApi.as_view(),
+        name="submission-create",
+    ),
+    path("submissions/<int:pk>/", evaluation.SubmissionDetailApi.as_view(), name="submission"),
 ]

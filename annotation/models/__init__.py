@@ -2,6 +2,7 @@
 
 from .annotations import Annotation
 from .collection import Candidate, SearchQuery
+from .evaluation import Release, Submission
 from .images import Image, ImageRejection
 from .instances import Instance
 from .labeling import CategoryPresence, Spot
@@ -41,12 +42,14 @@ __all__ = [
     "Project",
     "Qualification",
     "ReferenceMask",
+    "Release",
     "SceneCategory",
     "SearchQuery",
     "Segmentation",
     "SegmentationProgress",
     "Spot",
     "Stage",
+    "Submission",
     "Task",
     "Taxonomy",
     "TrainingAttempt",

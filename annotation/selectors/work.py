@@ -58,7 +58,11 @@ def stage_summaries_for(worker: User, project: Project | None = None) -> list[St
 
 
 def projects_with_counts() -> QuerySet[Project]:
-    return Project.objects.select_related("taxonomy").annotate(
-        image_count=Count("images", distinct=True),
-        open_task_count=Count("tasks", filter=Q(tasks__status=Task.Status.OPEN), distinct=True),
-    )
+    return (
+        Project.objects.select_related("taxonomy")
+        .annotate(
+            image_count=Count("images", distinct=True),
+            open_task_count=Count("tasks", filter=Q(tasks__status=Task.Status.OPEN), distinct=True),
+        )
+        .order_by("name")
+    )  # aggregation drops Meta.ordering

@@ -1,0 +1,87 @@
+"""Evaluation server pages: the releases, each release's leaderboard and upload form."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+
+from annotation.errors import DomainError
+from annotation.models.evaluation import Release, Submission
+from annotation.services.evaluation_server import leaderboard, submission_create, submissions_today
+
+STAT_NAMES = [
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+]
+
+
+@login_required
+def release_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request, "frontend/releases.html", {"releases": Release.objects.select_related("project")}
+    )
+
+
+@login_required
+def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
+    release = get_object_or_404(Release, slug=slug)
+    person = cast(User, request.user)
+    if request.method == "POST":
+        upload = request.FILES.get("results")
+        try:
+            if upload is None:
+                raise DomainError("choose a results file to upload")
+            submission = submission_create(
+                release=release,
+                submitter=person,
+                method_name=request.POST.get("method_name", ""),
+                iou_type=request.POST.get("iou_type", ""),
+                results_json=upload.read(),
+                results_file_name=upload.name or "results.json",
+            )
+        except DomainError as error:
+            messages.error(request, error.reason)
+        else:
+            messages.success(
+                request,
+                f"{submission.method_name}: submitted for {submission.iou_type} evaluation.",
+            )
+        return redirect("release-leaderboard", slug=release.slug)
+    boards = [
+        {"iou_type": iou_type, "rows": [
+            {"submission": s, "stats": dict(zip(STAT_NAMES, s.stats or [], strict=False))}
+            for s in leaderboard(release=release, iou_type=iou_type)
+        ]}
+        for iou_type in release.iou_types
+    ]  # fmt: skip
+    mine = Submission.objects.filter(release=release, submitter=person).order_by("-created_at")[:10]
+    return render(
+        request,
+        "frontend/leaderboard.html",
+        {
+            "release": release,
+            "boards": boards,
+            "stat_names": STAT_NAMES,
+            "mine": mine,
+            "left_today": max(
+                0,
+                release.daily_submission_limit
+                - submissions_today(release=release, submitter=person),
+            ),
+        },
+    )
