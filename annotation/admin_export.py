@@ -2,7 +2,8 @@
 
 from django.contrib import admin
 
-from annotation.models import Annotation
+from annotation.models import Annotation, ExportJob, ExportLicense
+from pipelines import tasks_export  # noqa: F401 - registers the export task in every process
 
 
 @admin.register(Annotation)
@@ -11,3 +12,17 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_filter = ["project", "origin", "iscrowd"]
     search_fields = ["coco_id"]
     readonly_fields = ["created_at"]
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    list_display = ["id", "project", "split", "kinds", "status", "done_items", "total_items",
+                    "created_at", "finished_at"]  # fmt: skip
+    list_filter = ["project", "status"]
+    readonly_fields = ["created_at", "finished_at", "checksum_sha256", "files", "folder", "error"]
+
+
+@admin.register(ExportLicense)
+class ExportLicenseAdmin(admin.ModelAdmin):
+    list_display = ["coco_id", "project", "name", "url"]
+    list_filter = ["project"]

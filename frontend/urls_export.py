@@ -1,3 +1,15 @@
 """Pages of export, included at the site root by config/urls.py."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from frontend import export_views
+
+urlpatterns = [
+    path("manage/export/", export_views.export_page, name="export-page"),
+    path(
+        "manage/export/<int:pk>/files/<str:name>",
+        export_views.export_download,
+        name="export-download",
+    ),
+    path("manage/stats/<int:pk>/", export_views.stats_page, name="stats-page"),
+]

@@ -3,6 +3,7 @@
 from .annotations import Annotation
 from .collection import Candidate, SearchQuery
 from .evaluation import Release, Submission
+from .exports import ExportJob, ExportLicense
 from .images import Image, ImageRejection
 from .instances import Instance
 from .labeling import CategoryPresence, Spot
@@ -33,6 +34,8 @@ __all__ = [
     "Category",
     "CategoryPresence",
     "CrowdPainting",
+    "ExportJob",
+    "ExportLicense",
     "GoldItem",
     "GridCell",
     "GridOutcome",

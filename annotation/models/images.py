@@ -34,6 +34,9 @@ class Image(models.Model):
     license_name = models.CharField(max_length=200, blank=True)
     license_url = models.URLField(max_length=500, blank=True)
     split = models.CharField(max_length=5, choices=Split.choices, default=Split.NONE, blank=True)
+    # The exported image id: kept from an imported COCO file, else given once at the first
+    # export (annotation.services.coco_io.image_ids_assign) and never changed.
+    coco_id = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +45,7 @@ class Image(models.Model):
             models.UniqueConstraint(
                 fields=["project", "checksum_sha256"], name="unique_image_checksum_per_project"
             ),
+            models.UniqueConstraint(fields=["project", "coco_id"], name="unique_image_coco_id"),
         ]
         indexes = [models.Index(fields=["project", "split"])]
 

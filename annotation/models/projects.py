@@ -21,6 +21,7 @@ class Project(models.Model):
     # The highest annotation id ever given (annotation_record): ids are never reused, even
     # after an annotation is discarded.
     annotation_ids_given = models.PositiveBigIntegerField(default=0, editable=False)
+    image_ids_given = models.PositiveBigIntegerField(default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

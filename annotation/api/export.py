@@ -1,0 +1,83 @@
+"""REST API of the COCO export (admins): start an export, follow it, download its files."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from django.contrib.auth.models import User
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotation.api.permissions import IsAdminRole
+from annotation.models import ExportJob, Project
+from annotation.services.coco_io import EXPORT_KINDS, export_job_file, export_job_start
+
+
+class ExportStartSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    split = serializers.CharField(default="all")
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=EXPORT_KINDS), default=["instances"]
+    )
+
+
+def export_job_json(job: ExportJob) -> dict:
+    return {
+        "id": job.id,
+        "project": job.project_id,
+        "split": job.split or "all",
+        "kinds": job.kinds,
+        "status": job.status,
+        "progress": round(job.progress, 4),
+        "done_items": job.done_items,
+        "total_items": job.total_items,
+        "checksum_sha256": job.checksum_sha256,
+        "error": job.error,
+        "files": [
+            {"name": name, "url": reverse("export-api:export-file", args=[job.id, name])}
+            for name in job.files
+        ],
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+class ExportStartApi(APIView):
+    """POST {"project": id, "split": "val"|"all"|..., "kinds": ["instances", ...]} -> 202."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=ExportStartSerializer, responses={202: dict})
+    def post(self, request: Request) -> Response:
+        data = ExportStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = get_object_or_404(Project, pk=data.validated_data["project"])
+        job = export_job_start(
+            project=project, split=data.validated_data["split"],
+            kinds=data.validated_data["kinds"], created_by=cast(User, request.user),
+        )  # fmt: skip
+        return Response(export_job_json(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ExportJobApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(export_job_json(get_object_or_404(ExportJob, pk=pk)))
+
+
+class ExportFileApi(APIView):
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses={200: bytes})
+    def get(self, request: Request, pk: int, name: str) -> FileResponse:
+        job = get_object_or_404(ExportJob, pk=pk)
+        path = export_job_file(job=job, name=name)
+        return FileResponse(path.open("rb"), as_attachment=True, filename=name)

@@ -1,0 +1,74 @@
+"""export_coco: the command a researcher runs to leave the platform with COCO JSON."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from pycocotools.coco import COCO
+
+SAMPLE = Path(__file__).parents[3] / "fixtures" / "coco_samples" / "instances_val2014_100.json"
+
+
+@pytest.fixture
+def imported(db):  # type: ignore[no-untyped-def]
+    call_command("import_coco", str(SAMPLE), "--project", "val2014", "--split", "val")
+
+
+@pytest.mark.django_db
+def test_export_of_a_split_writes_file_checksum_and_manifest(imported, tmp_path):
+    out = tmp_path / "instances_val.json"
+    call_command(
+        "export_coco", "--project", "val2014", "--split", "val", "--out", str(out),
+        "--no-progress",
+    )  # fmt: skip
+    coco = COCO(str(out))
+    assert len(coco.getImgIds()) == 100 and len(coco.getAnnIds()) == 839
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert (tmp_path / "instances_val.json.sha256").read_text().split()[0] == digest
+    manifest = json.loads((tmp_path / "instances_val.json.manifest.json").read_text())
+    assert manifest["counts"]["images_per_split"] == {"val": 100}
+    assert manifest["split"] == "val" and manifest["software"]["version"]
+
+
+@pytest.mark.django_db
+def test_other_split_is_empty_but_valid(imported, tmp_path):
+    out = tmp_path / "instances_train.json"
+    call_command("export_coco", "--project", "val2014", "--split", "train", "--out", str(out),
+                 "--no-progress")  # fmt: skip
+    data = json.loads(out.read_text())
+    assert data["images"] == [] and data["annotations"] == [] and len(data["categories"]) == 80
+
+
+@pytest.mark.django_db
+def test_image_lists_and_presence_kinds(imported, tmp_path, capsys):
+    call_command(
+        "export_coco", "--project", "val2014", "--out-dir", str(tmp_path),
+        "--kind", "image-lists", "--kind", "presence", "--no-progress",
+    )  # fmt: skip
+    listed = (tmp_path / "images_val.txt").read_text().splitlines()
+    assert len(listed) == 100 and listed[0].split("\t")[0].isdigit()
+    assert (
+        json.loads((tmp_path / "category_presence_all.json").read_text())["category_presence"] == []
+    )
+    assert "2 file(s)" in capsys.readouterr().out
+
+
+@pytest.mark.django_db
+def test_compressed_rle_on_request(imported, tmp_path):
+    out = tmp_path / "c.json"
+    call_command("export_coco", "--project", "val2014", "--out", str(out), "--rle", "compressed",
+                 "--no-progress")  # fmt: skip
+    crowds = [a for a in json.loads(out.read_text())["annotations"] if a["iscrowd"]]
+    assert len(crowds) == 9 and all(isinstance(a["segmentation"]["counts"], str) for a in crowds)
+
+
+@pytest.mark.django_db
+def test_unknown_project_and_split_are_refused(imported, tmp_path):
+    with pytest.raises(CommandError, match="no project 'nope'"):
+        call_command("export_coco", "--project", "nope", "--out", str(tmp_path / "x.json"))
+    with pytest.raises(CommandError, match="split must be"):
+        call_command("export_coco", "--project", "val2014", "--split", "dev",
+                     "--out", str(tmp_path / "x.json"))  # fmt: skip
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,47 @@
+"""The export task runs a job once, records progress, and records failures on the job."""
+
+from pathlib import Path
+
+import pytest
+
+from annotation.models import ExportJob
+from annotation.services.annotations import annotation_record
+from annotation.services.images import SourceMetadata, image_ingest
+from pipelines.tasks_export import run_export
+from tests.conftest import jpeg_bytes
+
+
+@pytest.fixture
+def export_root(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.COCOFORGE_EXPORT_ROOT = tmp_path
+    return tmp_path
+
+
+@pytest.mark.django_db
+def test_a_job_runs_once_and_writes_its_files(coco_project, export_root):
+    meta = SourceMetadata(source="path", source_ref="/a.jpg", file_name="a.jpg")
+    image = image_ingest(project=coco_project, content=jpeg_bytes(20, 20), meta=meta).image
+    annotation_record(
+        project=coco_project, image=image, category=coco_project.taxonomy.categories.first(),
+        segmentation=[[1.0, 1.0, 9.0, 1.0, 9.0, 9.0]], area=32.0, bbox_xywh=[1.0, 1.0, 8.0, 8.0],
+        origin="segmentation",
+    )  # fmt: skip
+    job = ExportJob.objects.create(project=coco_project, kinds=["instances", "image-lists"])
+    assert run_export(job.id) == "done"
+    job.refresh_from_db()
+    assert (job.done_items, job.total_items) == (2, 2)
+    folder = Path(job.folder)
+    assert folder.parent == export_root / coco_project.slug
+    assert "instances_all.json" in job.files and "images_unassigned.txt" in job.files
+    assert all((folder / name).is_file() for name in job.files)
+    first = (folder / "instances_all.json").stat().st_mtime_ns
+    assert run_export(job.id) == "done"  # a retried task changes nothing
+    assert (folder / "instances_all.json").stat().st_mtime_ns == first
+
+
+@pytest.mark.django_db
+def test_a_failing_job_records_why(coco_project, export_root):
+    job = ExportJob.objects.create(project=coco_project, kinds=["instances"], split="dev")
+    assert run_export(job.id) == "failed"
+    job.refresh_from_db()
+    assert "split must be" in job.error and job.files == []
