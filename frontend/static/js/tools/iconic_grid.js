@@ -1,6 +1,9 @@
 // The iconic-filtering grid (stage 1, thesis appendix A, Fig. A.1): mark the iconic or
 // invalid photos of a grid of candidates, submit, get the next grid.
 // Talks only to the generic task API: POST /api/v1/tasks/next/ and .../submit/.
+import { api, uuid } from "../api.js";
+
+const post = (url, body) => api(url, body ?? {});
 
 const root = document.querySelector("[data-iconic-grid]");
 const gridEl = root.querySelector("[data-testid=grid]");
@@ -11,29 +14,6 @@ const submitEl = root.querySelector("[data-testid=submit-grid]");
 const thumbUrl = (id) => root.dataset.thumbUrl.replace(/0\.jpg$/, `${id}.jpg`);
 
 const state = { assignment: null, ids: [], marked: new Set(), focus: 0, startedAt: 0, key: "", busy: false };
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-function freshKey() {
-  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
-}
-
-async function post(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify(body ?? {}),
-  });
-  if (response.status === 204) return null;
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.detail || `HTTP ${response.status}`);
-  return data;
-}
 
 function showStatus(text, isError = false) {
   statusEl.textContent = text;
@@ -75,7 +55,7 @@ function render(assignment) {
   state.ids = assignment.task.payload.candidate_ids || [];
   state.marked = new Set();
   state.focus = 0;
-  state.key = freshKey();
+  state.key = uuid();
   state.startedAt = performance.now();
   gridEl.replaceChildren(
     ...state.ids.map((id, index) => {

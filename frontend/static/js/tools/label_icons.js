@@ -1,6 +1,7 @@
 // Category labeling tool (thesis §2.4.1, Fig. A.3a): answer each super-category yes/no and
 // drag the icon of every present category onto one instance of it.
 // Positions are sent in image pixels (the API's image.width x image.height).
+import { api, uuid } from "../api.js";
 
 const root = document.getElementById("labeling-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -13,25 +14,8 @@ let answers = new Map();  // super-category -> true | false
 let placed = new Map();   // category id -> {x, y}
 let startedAt = 0;
 
-function csrf() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(url, body) {
-  const response = await fetch(url, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(data && data.detail ? data.detail : `error ${response.status}`);
-  return data;
-}
-
 function key() {
-  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
+  return uuid();
 }
 
 function say(text, isError = false) {

@@ -3,6 +3,7 @@
 // outlined. The mask lives in a Uint8Array at the photo's resolution (one byte per pixel, no
 // anti-aliasing), so what is shown is exactly what is submitted: a PNG of the photo's size,
 // painted pixels opaque, the rest transparent.
+import { api, uuid } from "../api.js";
 
 const root = document.getElementById("crowd-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -17,31 +18,9 @@ let last = null; // last point of the stroke, image pixels
 let startedAt = 0;
 let busy = false;
 
-function csrf() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(url, body) {
-  const response = await fetch(url, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(data && data.detail ? data.detail : `error ${response.status}`);
-  return data;
-}
-
 function say(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
-}
-
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
 
 function brushRadius() {

@@ -5,6 +5,7 @@
 // It records the time spent, the points placed and the edits made.
 
 import { createPolygonEditor } from "./polygon_editor.js";
+import { api, uuid } from "../api.js";
 
 const root = document.getElementById("segmentation-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -17,32 +18,10 @@ let training = null; // training mode: the reference being tried
 let startedAt = 0;
 let busy = false;
 
-function csrf() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(url, body) {
-  const response = await fetch(url, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(data && data.detail ? data.detail : `error ${response.status}`);
-  return data;
-}
-
 function say(text, isError = false) {
   const status = $("status");
   status.textContent = text;
   status.classList.toggle("error", isError);
-}
-
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
 
 function showIcon(category) {

@@ -2,6 +2,7 @@
 // category, at most N; crosses can be moved and undone; a magnifying glass doubles the
 // resolution around the pointer; a blinking icon shows the instance found by labeling.
 // Positions are sent in image pixels (the API's image.width x image.height).
+import { api, uuid } from "../api.js";
 
 const root = document.getElementById("spotting-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -16,23 +17,6 @@ let crosses = [];   // [{x, y}] in image pixels
 let history = [];   // undo stack: {type: "add"} | {type: "move", index, from}
 let magnifier = false;
 let startedAt = 0;
-
-function csrf() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(url, body) {
-  const response = await fetch(url, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(data && data.detail ? data.detail : `error ${response.status}`);
-  return data;
-}
 
 function say(text, isError = false) {
   const status = $("status");
@@ -205,7 +189,7 @@ async function loadNext() {
 async function send(answer) {
   const body = {
     answer,
-    idempotency_key: crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`,
+    idempotency_key: uuid(),
     time_spent_seconds: Math.round((performance.now() - startedAt) / 100) / 10,
   };
   try {

@@ -1,6 +1,7 @@
 // The verification grid (thesis appendix A, Fig. A.3d): a grid of masks, each cell the
 // object's region of the photo with its mask outlined; the worker clicks the poor ones.
 // Cells are identified only by opaque ids from the task payload.
+import { api, uuid } from "../api.js";
 
 const root = document.getElementById("verify-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -8,31 +9,9 @@ let lease = null;
 let startedAt = 0;
 let busy = false;
 
-function csrf() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-async function api(url, body) {
-  const response = await fetch(url, {
-    method: body === undefined ? "GET" : "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new Error(data && data.detail ? data.detail : `error ${response.status}`);
-  return data;
-}
-
 function say(text, isError = false) {
   $("status").textContent = text;
   $("status").classList.toggle("error", isError);
-}
-
-function uuid() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
 
 function poorCells() {
