@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from annotation.errors import DomainError
 from annotation.models.evaluation import Release, Submission
 from annotation.services.evaluation_server import leaderboard, submission_create, submissions_today
+from pipelines.coco.evaluate import STAT_NAMES  # pycocotools' order of the 12 numbers
 
 STAT_NAMES = [
     "AP",
