@@ -15,21 +15,6 @@ from annotation.models.evaluation import Release, Submission
 from annotation.services.evaluation_server import leaderboard, submission_create, submissions_today
 from pipelines.coco.evaluate import STAT_NAMES  # pycocotools' order of the 12 numbers
 
-STAT_NAMES = [
-    "AP",
-    "AP50",
-    "AP75",
-    "APs",
-    "APm",
-    "APl",
-    "AR1",
-    "AR10",
-    "AR100",
-    "ARs",
-    "ARm",
-    "ARl",
-]
-
 
 @login_required
 def release_list(request: HttpRequest) -> HttpResponse:
