@@ -18,7 +18,7 @@ from annotation.errors import DomainError
 from annotation.models import Project
 from annotation.models.collection import Candidate, SearchQuery
 from annotation.stages import collection
-from pipelines import tasks_collection  # registers the stage's Celery tasks in every process
+from pipelines import tasks_collection
 
 
 @admin.register(SearchQuery)

@@ -3,7 +3,6 @@
 from django.contrib import admin
 
 from annotation.models import Annotation, ExportJob, ExportLicense
-from pipelines import tasks_export  # noqa: F401 - registers the export task in every process
 
 
 @admin.register(Annotation)

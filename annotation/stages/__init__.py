@@ -11,10 +11,13 @@ A stage module (collection, labeling, spotting, segmentation, verification, crow
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.db import transaction
 
 from annotation.errors import AnswerInvalid, StageNotAvailable
 
@@ -58,6 +61,20 @@ def is_registered(stage: str) -> bool:
     return stage in _registry
 
 
+def hand_on_after_commit(stage: str, task_name: str, **kwargs: Any) -> None:
+    """Queue a later stage's Celery task `task_name` once the current transaction commits,
+    if this installation runs that stage. Looked up by name at run time because later stages
+    import earlier ones (segmentation reads spotting's spots), never the other way round."""
+    if not is_registered(stage):
+        return
+
+    def queue() -> None:
+        module = importlib.import_module(f"annotation.stages.{stage}")
+        getattr(module, task_name).delay(**kwargs)
+
+    transaction.on_commit(queue)
+
+
 @contextmanager
 def registered(rules: StageRules) -> Iterator[StageRules]:
     """Register rules for the duration of a block (tests), restoring what was there."""
@@ -72,4 +89,12 @@ def registered(rules: StageRules) -> Iterator[StageRules]:
             _registry[rules.stage] = previous
 
 
-__all__ = ["AnswerInvalid", "StageRules", "is_registered", "register", "registered", "rules_for"]
+__all__ = [
+    "AnswerInvalid",
+    "StageRules",
+    "hand_on_after_commit",
+    "is_registered",
+    "register",
+    "registered",
+    "rules_for",
+]

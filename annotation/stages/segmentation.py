@@ -25,7 +25,6 @@ bottom.
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any
 
@@ -50,7 +49,7 @@ from annotation.models.projects import project_setting
 from annotation.models.segmentation import Qualification, Segmentation, SegmentationProgress
 from annotation.services import task_engine
 from annotation.services.people import profile_for
-from annotation.stages import StageRules, is_registered, register
+from annotation.stages import StageRules, hand_on_after_commit, register
 from annotation.stages.spotting import spots_for
 
 MAX_INSTANCES = 10  # thesis §2.4.3: 10-15 per category and image, then crowd painting
@@ -108,7 +107,7 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
                 SegmentationProgress.State.CROWD,
                 f"{len(masks)} instances outlined (cap {cap}): the rest is left to crowd painting",
             )
-            _next_stage_after_commit(Stage.CROWD, "post_crowd_tasks", image.project_id)
+            hand_on_after_commit(Stage.CROWD, "post_crowd_tasks", project_id=image.project_id)
             return None
         tasked = {
             spot_id
@@ -302,16 +301,9 @@ def on_segmentation_complete(task: Task) -> None:
         task.save(update_fields=["result"])
         segmentation_post_next(image=task.image, category=task.category)
         if outcome == "segmented":
-            _next_stage_after_commit(Stage.VERIFICATION, "post_verification_grids", task.project_id)
-
-
-def _next_stage_after_commit(stage: str, task_name: str, project_id: int) -> None:
-    """Hand work to a later stage (verification, crowd painting) after the commit, if this
-    installation runs it. Looked up at run time: those stages import this module."""
-    if not is_registered(stage):
-        return
-    module = importlib.import_module(f"annotation.stages.{stage}")
-    transaction.on_commit(lambda: getattr(module, task_name).delay(project_id))
+            hand_on_after_commit(
+                Stage.VERIFICATION, "post_verification_grids", project_id=task.project_id
+            )
 
 
 def effort_summary(tasks: QuerySet[Task]) -> dict:

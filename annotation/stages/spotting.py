@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.db import transaction
@@ -26,7 +25,7 @@ from annotation.errors import AnswerInvalid
 from annotation.models import Assignment, Category, Image, Stage, Task
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
-from annotation.stages import StageRules, is_registered, register
+from annotation.stages import StageRules, hand_on_after_commit, register
 from annotation.stages.labeling import SPOTTING_MAX_SPOTS, position_in_image
 
 
@@ -107,17 +106,10 @@ def on_spotting_complete(task: Task) -> None:
             "all_said_none": bool(counted) and none_votes == len(counted),
         }
         task.save(update_fields=["result"])
-        project_id = task.project_id
-        transaction.on_commit(lambda: _segmentation_post_after_commit(project_id))
-
-
-def _segmentation_post_after_commit(project_id: int) -> None:
-    """Hand the new spots to stage 4, if this installation runs it. Looked up at run time:
-    segmentation imports this module for `spots_for`. Posting there is idempotent."""
-    if not is_registered(Stage.SEGMENTATION):
-        return
-    segmentation = importlib.import_module("annotation.stages.segmentation")
-    segmentation.segmentation_post_for_completed_spotting.delay(project=project_id)
+        # Next (§2.4.3): the new spots go to segmentation; posting there is idempotent.
+        hand_on_after_commit(
+            Stage.SEGMENTATION, "segmentation_post_for_completed_spotting", project=task.project_id
+        )
 
 
 # 4. What the segmentation stage reads ------------------------------------------------------

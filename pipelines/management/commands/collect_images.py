@@ -10,8 +10,7 @@ from annotation.models.collection import SearchQuery
 from annotation.sources import flickr, local
 from annotation.stages import collection
 from annotation.stages.collection import CandidateOffer
-from pipelines import tasks_collection  # noqa: F401 - registers the stage's Celery tasks
-from pipelines.management.commands.import_images import find_project
+from pipelines.management.cli import find_project
 
 
 class Command(BaseCommand):

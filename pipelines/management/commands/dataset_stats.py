@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from annotation.errors import DomainError
 from annotation.services.coco_io import split_from_option
 from annotation.services.dataset_stats import dataset_stats, stats_write
-from pipelines.management.commands.import_images import find_project
+from pipelines.management.cli import find_project
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from tqdm import tqdm
 from annotation.errors import DomainError
 from annotation.services.coco_io import EXPORT_KINDS, RLE_FORMS, export_run, split_from_option
 from pipelines.coco.export import ExportFailed
-from pipelines.management.commands.import_images import find_project
+from pipelines.management.cli import find_project
 
 
 class Command(BaseCommand):

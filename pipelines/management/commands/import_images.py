@@ -4,9 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotation.errors import DomainError
-from annotation.models import Project
 from annotation.services.image_sources import sources_in_folder, sources_in_list
 from annotation.services.images import IngestSummary, image_ingest_ref
+from pipelines.management.cli import find_project
 
 
 class Command(BaseCommand):
@@ -57,15 +57,3 @@ class Command(BaseCommand):
             self.style.SUCCESS(f"Imported {summary.imported} image(s) into {project.name!r}")
             + (f"; rejected {rejected} ({by_reason})" if rejected else "; rejected 0")
         )
-
-
-def find_project(ref: str) -> Project:
-    project = Project.objects.filter(slug=ref).first() or Project.objects.filter(name=ref).first()
-    if project is None and ref.isdigit():
-        project = Project.objects.filter(id=int(ref)).first()
-    if project is None:
-        names = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
-        raise CommandError(
-            f"no project {ref!r} (projects: {names}); create one with create_project"
-        )
-    return project

@@ -4,7 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import DomainError
 from annotation.services.evaluation_server import release_create
-from pipelines.management.commands.import_images import find_project
+from pipelines.management.cli import find_project
 
 
 class Command(BaseCommand):
