@@ -15,7 +15,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from annotation.errors import DomainError
-from annotation.models import ExportJob, Project, WorkerProfile
+from annotation.models import ExportJob, Project
 from annotation.services.coco_io import (
     EXPORT_KINDS,
     export_job_file,
@@ -23,15 +23,13 @@ from annotation.services.coco_io import (
     split_from_option,
 )
 from annotation.services.dataset_stats import dataset_stats, stats_charts
-from annotation.services.people import profile_for
+from frontend.access import require_admin
 
 SPLITS = ("all", "train", "val", "test", "unassigned")
 
 
 def _require_admin(request: HttpRequest) -> None:
-    profile = profile_for(cast(User, request.user))
-    if not (request.user.is_superuser or profile.role == WorkerProfile.Role.ADMIN):
-        raise PermissionDenied("only admins export datasets")
+    require_admin(request, "only admins export datasets")
 
 
 @login_required

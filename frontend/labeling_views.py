@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
 from annotation.errors import DomainError
-from annotation.models import Project, WorkerProfile
+from annotation.models import Project
 from annotation.services import worker_quality
-from annotation.services.people import profile_for
+from frontend.access import require_admin
 
 
 @login_required
@@ -100,10 +99,7 @@ def axis_ticks() -> list[dict]:
 @login_required
 def labeling_quality(request: HttpRequest) -> HttpResponse:
     """Admin page: the precision/recall scatter, the union-of-k curve and the precision line."""
-    user = request.user
-    profile = profile_for(user)  # type: ignore[arg-type]  # login_required: a real user
-    if not (user.is_superuser or profile.role == WorkerProfile.Role.ADMIN):
-        raise PermissionDenied("only admins see worker quality")
+    require_admin(request, "only admins see worker quality")
     projects = list(Project.objects.order_by("name"))
     project_id = request.GET.get("project") or request.POST.get("project")
     if project_id:

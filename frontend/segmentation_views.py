@@ -5,16 +5,15 @@ the REST API; `data-mode` tells it which of the three jobs it does."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from annotation.models import Category, Image, Project, WorkerProfile
+from annotation.models import Category, Image, Project
 from annotation.models.labeling import Spot
 from annotation.models.segmentation import ReferenceMask
 from annotation.services import qualification
-from annotation.services.people import profile_for
+from frontend.access import require_admin, require_expert
 
 
 def _editor(request: HttpRequest, mode: str, **context: object) -> HttpResponse:
@@ -52,8 +51,7 @@ def segmentation_training(request: HttpRequest) -> HttpResponse:
 def segmentation_expert(request: HttpRequest) -> HttpResponse:
     """Experts outline reference instances; without ?image=&category= a list of spotted
     (image, category) pairs without a reference yet."""
-    if not qualification.is_expert(request.user):
-        raise PermissionDenied("only experts author reference outlines")
+    require_expert(request, "only experts author reference outlines")
     image_id, category_id = request.GET.get("image"), request.GET.get("category")
     if image_id and category_id:
         image = get_object_or_404(Image.objects.select_related("project"), pk=image_id)
@@ -77,9 +75,7 @@ def segmentation_expert(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def segmentation_pass_rates(request: HttpRequest) -> HttpResponse:
-    profile = profile_for(request.user)
-    if not (request.user.is_superuser or profile.role == WorkerProfile.Role.ADMIN):
-        raise PermissionDenied("only admins see pass rates")
+    require_admin(request, "only admins see pass rates")
     rows = [
         {"project": project, "rates": qualification.pass_rates(project=project)}
         for project in Project.objects.order_by("name")

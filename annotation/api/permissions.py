@@ -1,7 +1,6 @@
 from rest_framework.permissions import BasePermission
 
-from annotation.models import WorkerProfile
-from annotation.services.people import profile_for
+from annotation.services.people import is_admin
 
 
 class IsAdminRole(BasePermission):
@@ -11,4 +10,4 @@ class IsAdminRole(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        return bool(user.is_superuser) or profile_for(user).role == WorkerProfile.Role.ADMIN
+        return is_admin(user)

@@ -18,6 +18,16 @@ def profile_for(user: User) -> WorkerProfile:
     return profile
 
 
+def is_admin(user: User) -> bool:
+    """Admins run pipelines and see every admin page."""
+    return bool(user.is_superuser) or profile_for(user).role == Role.ADMIN
+
+
+def is_expert(user: User) -> bool:
+    """Experts author gold items and reference masks; admins may do what experts do."""
+    return bool(user.is_superuser) or profile_for(user).role in (Role.EXPERT, Role.ADMIN)
+
+
 @transaction.atomic
 def worker_create(*, username: str, password: str, role: str, email: str = "") -> User:
     """Create a person with a role. Admins are Django staff so they can use the admin."""

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from annotation import geometry
 from annotation.errors import DomainError, NotFound
-from annotation.models import Category, Image, Project, Stage, Task, WorkerProfile
+from annotation.models import Category, Image, Project, Stage, Task
 from annotation.models.projects import project_setting
 from annotation.models.segmentation import Qualification, ReferenceMask, TrainingAttempt
-from annotation.services.people import profile_for
+from annotation.services.people import is_expert
 
 QUALIFICATION_IOU = 0.8
 
@@ -31,13 +31,6 @@ class NotAnExpert(DomainError):
 
 def qualification_threshold(project: Project) -> float:
     return project_setting(project, "segmentation_qualification_iou", QUALIFICATION_IOU)
-
-
-def is_expert(worker: User) -> bool:
-    return worker.is_superuser or profile_for(worker).role in (
-        WorkerProfile.Role.EXPERT,
-        WorkerProfile.Role.ADMIN,
-    )
 
 
 def is_qualified(*, worker: User, category: Category) -> bool:
@@ -99,6 +92,7 @@ def training_categories(*, worker: User, project: Project) -> list[dict]:
         .distinct()
         .order_by("coco_id")
     )
+    expert = is_expert(worker)  # once, not per category
     rows = []
     for category in categories:
         mine = standing.get(category.id)
@@ -106,7 +100,7 @@ def training_categories(*, worker: User, project: Project) -> list[dict]:
             {
                 "id": category.coco_id,
                 "name": category.name,
-                "qualified": bool(mine and mine.passed) or is_expert(worker),
+                "qualified": bool(mine and mine.passed) or expert,
                 "tries": mine.tries if mine else 0,
                 "work_waiting": category.id in waiting,
             }

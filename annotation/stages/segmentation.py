@@ -42,13 +42,12 @@ from annotation.models import (
     Project,
     Stage,
     Task,
-    WorkerProfile,
 )
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
 from annotation.models.segmentation import Qualification, Segmentation, SegmentationProgress
 from annotation.services import task_engine
-from annotation.services.people import profile_for
+from annotation.services.people import is_expert
 from annotation.stages import StageRules, hand_on_after_commit, register
 from annotation.stages.spotting import spots_for
 
@@ -175,10 +174,7 @@ def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
 def eligible_segmentation_tasks(tasks: QuerySet[Task], worker: Any) -> QuerySet[Task]:
     """Only workers who passed the category's training (thesis §2.4.3); experts and admins
     author the references and need none."""
-    if worker.is_superuser or profile_for(worker).role in (
-        WorkerProfile.Role.EXPERT,
-        WorkerProfile.Role.ADMIN,
-    ):
+    if is_expert(worker):
         return tasks
     qualified = Qualification.objects.filter(worker=worker, passed=True).values("category_id")
     return tasks.filter(category_id__in=qualified)

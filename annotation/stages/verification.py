@@ -63,7 +63,7 @@ from annotation.models.verification import (
 )
 from annotation.services import task_engine
 from annotation.services.annotations import annotation_record
-from annotation.services.people import profile_for
+from annotation.services.people import is_expert, profile_for
 from annotation.stages import StageRules, register
 
 logger = logging.getLogger(__name__)
@@ -154,19 +154,12 @@ def counted_votes(segmentation: Segmentation) -> list[bool]:
 # Gold items ---------------------------------------------------------------------------------
 
 
-def _is_expert(worker: User) -> bool:
-    return worker.is_superuser or profile_for(worker).role in (
-        WorkerProfile.Role.EXPERT,
-        WorkerProfile.Role.ADMIN,
-    )
-
-
 @transaction.atomic
 def gold_create(*, author: User, image: Image, category: Category, polygons: Any) -> GoldItem:
     """An expert adds a deliberately bad mask of `category` in `image` as a gold item."""
     from annotation import geometry
 
-    if not _is_expert(author):
+    if not is_expert(author):
         raise WrongState("only experts and admins make gold items")
     if category.taxonomy_id != image.project.taxonomy_id:
         raise AnswerInvalid(f"category {category.name!r} is not in the image's project")
@@ -186,7 +179,7 @@ def gold_create(*, author: User, image: Image, category: Category, polygons: Any
 @transaction.atomic
 def gold_from_segmentation(*, author: User, segmentation: Segmentation) -> GoldItem:
     """An expert turns a mask that failed verification into a gold item."""
-    if not _is_expert(author):
+    if not is_expert(author):
         raise WrongState("only experts and admins make gold items")
     if segmentation.status != Segmentation.Status.REJECTED:
         raise WrongState(f"mask {segmentation.id} did not fail verification: it cannot be gold")
