@@ -144,11 +144,20 @@ def tally_votes(votes: Sequence[bool], rule: VoteRule = VoteRule()) -> Tally:
 
 def counted_votes(segmentation: Segmentation) -> list[bool]:
     """A mask's counted votes in the order their answers came in."""
-    return list(
-        VerificationVote.objects.filter(segmentation=segmentation, counted=True)
-        .order_by("assignment__submitted_at", "id")
-        .values_list("good", flat=True)
+    return counted_votes_of([segmentation.id]).get(segmentation.id, [])
+
+
+def counted_votes_of(segmentation_ids: list[int]) -> dict[int, list[bool]]:
+    """Counted votes of many masks in one query, each in the order its answers came in."""
+    votes: dict[int, list[bool]] = {}
+    rows = (
+        VerificationVote.objects.filter(segmentation_id__in=segmentation_ids, counted=True)
+        .order_by("segmentation_id", "assignment__submitted_at", "id")
+        .values_list("segmentation_id", "good")
     )
+    for segmentation_id, good in rows:
+        votes.setdefault(segmentation_id, []).append(good)
+    return votes
 
 
 # Gold items ---------------------------------------------------------------------------------
@@ -220,6 +229,7 @@ def masks_awaiting_grid(project: Project) -> QuerySet[Segmentation]:
     return (
         Segmentation.objects.filter(image__project=project, status=Segmentation.Status.PENDING)
         .exclude(Exists(in_open_grid))
+        .select_related("category")  # each cell shows its category's name
         .order_by("id")
     )
 
@@ -239,13 +249,19 @@ def verification_post_grids(*, project: Project, allow_partial: bool = False) ->
         # One poster at a time per project, so a mask never lands in two open grids.
         Project.objects.select_for_update().get(id=project.id)
         by_need: dict[int, list[Segmentation]] = {}
-        for segmentation in masks_awaiting_grid(project):
-            tally = tally_votes(counted_votes(segmentation), rule)
+        waiting = list(masks_awaiting_grid(project))
+        votes = counted_votes_of([segmentation.id for segmentation in waiting])
+        for segmentation in waiting:
+            tally = tally_votes(votes.get(segmentation.id, []), rule)
             if tally.verdict == PENDING:
                 by_need.setdefault(tally.votes_needed, []).append(segmentation)
         if not by_need:
             return []
-        gold = list(GoldItem.objects.filter(project=project, active=True).order_by("id"))
+        gold = list(
+            GoldItem.objects.filter(project=project, active=True)
+            .select_related("category")
+            .order_by("id")
+        )
         if len(gold) < gold_per_grid:
             raise NotEnoughGold(
                 f"project {project.name!r} has {len(gold)} active gold item(s); every grid "

@@ -8,6 +8,8 @@ from __future__ import annotations
 import itertools
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from annotation.errors import AnswerInvalid, WrongState
 from annotation.models import (
@@ -217,6 +219,20 @@ class TestGrids:
         assert verification_post_grids(project=small_grids) == []
         (grid,) = verification_post_grids(project=small_grids, allow_partial=True)
         assert grid.grid_cells.count() == 5
+
+    def test_waiting_masks_cost_no_query_each(self, coco_project, make_worker, expert):
+        """The poster runs after every outline: its queries must not grow with the masks."""
+        add_gold(coco_project, expert)
+        segmenter = make_worker()
+
+        def queries_with(masks: int) -> int:
+            for _ in range(masks):
+                make_mask(coco_project, segmenter)
+            with CaptureQueriesContext(connection) as queries:
+                assert verification_post_grids(project=coco_project) == []  # 64 not reached
+            return len(queries)
+
+        assert queries_with(3) == queries_with(30)
 
     def test_without_enough_gold_no_grid_is_posted(self, small_grids, make_worker, expert):
         make_mask(small_grids, make_worker())
