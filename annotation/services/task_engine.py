@@ -70,18 +70,23 @@ def task_post(
     return task
 
 
+FREED_SLOT = {"status": Assignment.Status.FREE, "worker": None, "leased_at": None,
+              "lease_expires_at": None}  # fmt: skip
+
+
 def leases_release_expired(*, now: datetime | None = None) -> int:
     """Return leases that ran out to the pool; the slot forgets its worker."""
     now = now or timezone.now()
     return Assignment.objects.filter(
         status=Assignment.Status.LEASED, lease_expires_at__lt=now
-    ).update(
-        status=Assignment.Status.FREE,
-        worker=None,
-        leased_at=None,
-        lease_expires_at=None,
-        expired_leases=F("expired_leases") + 1,
-    )
+    ).update(**FREED_SLOT, expired_leases=F("expired_leases") + 1)
+
+
+def leases_release(*, worker: User, stage: str) -> int:
+    """Return every task of a stage that this worker holds to the pool (a blocked worker)."""
+    return Assignment.objects.filter(
+        worker=worker, status=Assignment.Status.LEASED, task__stage=stage
+    ).update(**FREED_SLOT)
 
 
 def _tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet:
@@ -271,3 +276,4 @@ def task_advance(*, task_id: int) -> None:
     if task is None or task.status != Task.Status.COMPLETE:
         return
     stages.rules_for(task.stage).on_task_complete(task)
+

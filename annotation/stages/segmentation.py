@@ -137,11 +137,32 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
         return None
 
 
-@shared_task(acks_late=True)
+def segmentation_requeue(*, segmentation: Segmentation) -> Task:
+    """Put a rejected or discarded mask's instance back into the pool (called by
+    verification): a segmentation task for the same instance and spot (thesis: "the corresponding instance added back to the
+    pool of unsegmented objects"). An open task for the instance is reused."""
+    open_task = Task.objects.filter(
+        stage=Stage.SEGMENTATION, instance_id=segmentation.instance_id, status=Task.Status.OPEN
+    ).first()
+    if open_task is not None:
+        return open_task
+    original = segmentation.task
+    return task_engine.task_post(
+        project=original.project,
+        stage=Stage.SEGMENTATION,
+        answers_needed=1,
+        image=segmentation.image,
+        category=segmentation.category,
+        instance=segmentation.instance,
+        payload={**original.payload, "requeued_from": segmentation.id},
+        priority=original.priority,
+    )
+
+
 def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
     """Post the first segmentation task of every (image, category) of a project whose spotting
     is complete and which has no segmentation going yet. Safe to run twice. Returns how many
-    tasks were posted. Callable directly or as a Celery task with a project id."""
+    tasks were posted. The Celery entry is post_segmentation_tasks."""
     project_id = project if isinstance(project, int) else project.pk
     started = SegmentationProgress.objects.filter(
         image_id=OuterRef("image_id"), category_id=OuterRef("category_id")
@@ -158,14 +179,20 @@ def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
         .distinct()
         .order_by("image_id", "category_id")
     )
+    pairs = list(pairs)
+    images = Image.objects.select_related("project").in_bulk({image for image, _ in pairs})
+    categories = Category.objects.in_bulk({category for _, category in pairs})
     posted = 0
-    for image_id, category_id in list(pairs):
-        task = segmentation_post_next(
-            image=Image.objects.select_related("project").get(id=image_id),
-            category=Category.objects.get(id=category_id),
-        )
+    for image_id, category_id in pairs:
+        task = segmentation_post_next(image=images[image_id], category=categories[category_id])
         posted += task is not None
     return posted
+
+
+@shared_task(acks_late=True)
+def post_segmentation_tasks(project_id: int) -> int:
+    """Celery: segmentation_post_for_completed_spotting for a project id."""
+    return segmentation_post_for_completed_spotting(project=project_id)
 
 
 # 3. Who may take a task --------------------------------------------------------------------

@@ -108,7 +108,7 @@ def on_spotting_complete(task: Task) -> None:
         task.save(update_fields=["result"])
         # Next (§2.4.3): the new spots go to segmentation; posting there is idempotent.
         hand_on_after_commit(
-            Stage.SEGMENTATION, "segmentation_post_for_completed_spotting", project=task.project_id
+            Stage.SEGMENTATION, "post_segmentation_tasks", project_id=task.project_id
         )
 
 

@@ -65,6 +65,7 @@ from annotation.services import task_engine
 from annotation.services.annotations import annotation_record
 from annotation.services.people import is_expert, profile_for
 from annotation.stages import StageRules, register
+from annotation.stages.segmentation import segmentation_requeue
 
 logger = logging.getLogger(__name__)
 
@@ -491,32 +492,10 @@ def segmentation_decide(*, segmentation_id: int) -> str:
                 "good_votes": tally.good,
                 "bad_votes": tally.bad,
                 "reason": f"{tally.bad} of {tally.used} votes poor",
-                "requeued_task": instance_requeue(segmentation=segmentation),
+                "requeued_task": segmentation_requeue(segmentation=segmentation),
             },
         )
         return REJECTED
-
-
-def instance_requeue(*, segmentation: Segmentation) -> Task:
-    """Put a rejected mask's instance back into the segmentation pool: a segmentation task
-    for the same instance and spot (thesis: "the corresponding instance added back to the
-    pool of unsegmented objects"). An open task for the instance is reused."""
-    open_task = Task.objects.filter(
-        stage=Stage.SEGMENTATION, instance_id=segmentation.instance_id, status=Task.Status.OPEN
-    ).first()
-    if open_task is not None:
-        return open_task
-    original = segmentation.task
-    return task_engine.task_post(
-        project=original.project,
-        stage=Stage.SEGMENTATION,
-        answers_needed=1,
-        image=segmentation.image,
-        category=segmentation.category,
-        instance=segmentation.instance,
-        payload={**original.payload, "requeued_from": segmentation.id},
-        priority=original.priority,
-    )
 
 
 # 7. Persistently bad segmenters ---------------------------------------------------------------
@@ -564,9 +543,10 @@ def segmenter_block(*, worker: User, reason: str) -> int:
             worker=worker,
             status__in=[Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED],
         )
+        live = list(live.select_related("image", "category", "task", "instance"))
+        Annotation.objects.filter(source_segmentation__in=live).delete()
         discarded = 0
-        for segmentation in live.select_related("image", "category", "task", "instance"):
-            Annotation.objects.filter(source_segmentation=segmentation).delete()
+        for segmentation in live:
             segmentation.status = Segmentation.Status.REJECTED
             segmentation.save(update_fields=["status"])
             VerificationDecision.objects.update_or_create(
@@ -574,14 +554,12 @@ def segmenter_block(*, worker: User, reason: str) -> int:
                 defaults={
                     "outcome": VerificationDecision.Outcome.DISCARDED,
                     "reason": "its author was blocked for persistently poor segmentations",
-                    "requeued_task": instance_requeue(segmentation=segmentation),
+                    "requeued_task": segmentation_requeue(segmentation=segmentation),
                 },
             )
             discarded += 1
         # The blocked worker's open leases of segmentation tasks go back to the pool.
-        Assignment.objects.filter(
-            worker=worker, status=Assignment.Status.LEASED, task__stage=Stage.SEGMENTATION
-        ).update(status=Assignment.Status.FREE, worker=None, leased_at=None, lease_expires_at=None)
+        task_engine.leases_release(worker=worker, stage=Stage.SEGMENTATION)
     return discarded
 
 

@@ -13,7 +13,7 @@ def test_a_registered_later_stage_is_queued_after_the_commit(
 ):
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         hand_on_after_commit(
-            Stage.SEGMENTATION, "segmentation_post_for_completed_spotting", project=coco_project.id
+            Stage.SEGMENTATION, "post_segmentation_tasks", project_id=coco_project.id
         )
     assert len(callbacks) == 1, "nothing runs before the commit"
     callbacks[0]()  # eager Celery: runs it; no spotting done yet, so nothing to post

@@ -198,7 +198,7 @@ def test_a_complete_spotting_task_asks_segmentation_for_work_after_the_commit(
         def delay(**kwargs):  # type: ignore[no-untyped-def]
             calls.append((kwargs, Spot.objects.count()))
 
-    monkeypatch.setattr(segmentation, "segmentation_post_for_completed_spotting", Recorder)
+    monkeypatch.setattr(segmentation, "post_segmentation_tasks", Recorder)
     task = post_spotting_task(coco_project, answers=1)
     submit(task, make_worker(), crosses(2), django_capture_on_commit_callbacks)
-    assert calls == [({"project": coco_project.id}, 2)]
+    assert calls == [({"project_id": coco_project.id}, 2)]
