@@ -244,6 +244,34 @@ def rle_bbox_xywh(rle: dict) -> list[float]:
     return [float(v) for v in coco_mask.toBbox(rle)]
 
 
+def mask_to_rle(mask: np.ndarray) -> dict:
+    """A boolean or 0/1 mask (height x width) as pycocotools' compressed RLE."""
+    return coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+
+
+def rle_from_counts(counts: list[int], *, height: int, width: int) -> dict:
+    """Uncompressed RLE counts (the released files' crowd form) as a compressed RLE."""
+    return coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
+
+
+def rle_from_string(counts: str, *, height: int, width: int) -> dict:
+    """A compressed-RLE string checked by decoding it; ValueError when it does not decode."""
+    rle = {"size": [height, width], "counts": counts.encode("ascii", "replace")}
+    try:
+        return mask_to_rle(coco_mask.decode(rle))
+    except Exception as error:  # pycocotools raises plain exceptions on garbage
+        raise ValueError("RLE counts could not be decoded") from error
+
+
+def rle_json(rle: dict) -> dict:
+    """An RLE as JSON stores it: int size and str counts (as the released files write it)."""
+    counts = rle["counts"]
+    return {
+        "size": [int(v) for v in rle["size"]],
+        "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
+    }
+
+
 def mask_iou(
     polygons_a: Sequence[Sequence[float]],
     polygons_b: Sequence[Sequence[float]],

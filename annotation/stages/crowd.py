@@ -27,8 +27,8 @@ import numpy as np
 from celery import shared_task
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
-from pycocotools import mask as coco_mask
 
+from annotation import geometry
 from annotation.errors import AnswerInvalid
 from annotation.models import Annotation, Assignment, Project, Stage, Task
 from annotation.models.segmentation import SegmentationProgress
@@ -36,6 +36,7 @@ from annotation.models.verification import CrowdPainting
 from annotation.services import task_engine
 from annotation.services.annotations import annotation_record
 from annotation.stages import StageRules, register
+from annotation.stages.segmentation import live_masks
 
 MAX_PNG_BYTES = 20 * 1024 * 1024  # a 4000x3000 binary PNG is well under 1 MiB
 PNG_PREFIX = "data:image/png;base64,"
@@ -60,8 +61,6 @@ def pairs_awaiting_painting(project: Project) -> QuerySet[SegmentationProgress]:
 
 def crowd_post_tasks(*, project: Project) -> list[Task]:
     """Post one painting task per pair past the cap; pairs that have one are skipped."""
-    from annotation.stages.segmentation import live_masks
-
     posted = []
     with transaction.atomic():
         # One poster at a time per project: never two painting tasks for one pair.
@@ -134,32 +133,25 @@ def _rle_from_answer(raw: Any, height: int, width: int) -> dict:
             raise AnswerInvalid("RLE counts must be whole numbers of at least 0")
         if sum(counts) != height * width:
             raise AnswerInvalid("RLE counts must add up to the photo's pixel count")
-        return coco_mask.frPyObjects({"size": size, "counts": counts}, height, width)
+        return geometry.rle_from_counts(counts, height=height, width=width)
     if isinstance(counts, str):
-        rle = {"size": size, "counts": counts.encode("ascii", "replace")}
         try:
-            decoded = coco_mask.decode(rle)
-        except Exception:  # pycocotools raises plain exceptions on garbage
-            raise AnswerInvalid("RLE counts could not be decoded") from None
-        return coco_mask.encode(np.asfortranarray(decoded))
+            return geometry.rle_from_string(counts, height=height, width=width)
+        except ValueError as error:
+            raise AnswerInvalid(str(error)) from None
     raise AnswerInvalid("RLE counts must be a list of numbers or a compressed string")
 
 
 def painted_region(mask: np.ndarray) -> dict:
     """The released files' crowd form: compressed RLE with str counts, area and box."""
-    rle = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
-    return _region_of(rle)
+    return _region_of(geometry.mask_to_rle(mask))
 
 
 def _region_of(rle: dict) -> dict:
-    counts = rle["counts"]
     return {
-        "rle": {
-            "size": [int(v) for v in rle["size"]],
-            "counts": counts.decode("ascii") if isinstance(counts, bytes) else counts,
-        },
-        "area": int(coco_mask.area(rle)),
-        "bbox_xywh": [float(v) for v in coco_mask.toBbox(rle)],
+        "rle": geometry.rle_json(rle),
+        "area": geometry.rle_area(rle),
+        "bbox_xywh": geometry.rle_bbox_xywh(rle),
     }
 
 
