@@ -3,9 +3,6 @@ project made here gets its taxonomy the same way as one made with the CLI or the
 
 from __future__ import annotations
 
-import csv
-import io
-
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponseRedirect
@@ -26,7 +23,7 @@ from annotation.models import (
     Taxonomy,
     WorkerProfile,
 )
-from annotation.services.projects import project_create
+from annotation.services.projects import categories_from_csv, project_create
 
 
 class ProjectCreateForm(forms.Form):
@@ -51,10 +48,10 @@ class ProjectCreateForm(forms.Form):
         if bool(template) == bool(raw):
             raise forms.ValidationError("Choose a template or give your own categories, not both.")
         if raw:
-            rows = list(csv.DictReader(io.StringIO(raw)))
-            if not rows or "name" not in rows[0]:
-                raise forms.ValidationError("The CSV needs a header line with a 'name' column.")
-            data["categories"] = [{k: v for k, v in r.items() if v} for r in rows]
+            try:
+                data["categories"] = categories_from_csv(raw, where="Own categories")
+            except DomainError as error:
+                raise forms.ValidationError(error.reason) from None
         return data
 
 

@@ -17,6 +17,7 @@ from annotation.api.permissions import IsAdminRole
 from annotation.coco_taxonomy import COCO_CATEGORIES
 from annotation.errors import NotFound
 from annotation.models import Category, Image, Project
+from annotation.selectors.projects import category_by_coco_id
 from annotation.services import worker_quality
 from annotation.stages import labeling, spotting
 
@@ -128,12 +129,8 @@ class ImageSpotsApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int, category_id: int) -> Response:
         """The kept spots of one (image, category id), with their workers."""
-        image = get_object_or_404(Image, pk=pk)
-        category = Category.objects.filter(
-            taxonomy__project=image.project_id, coco_id=category_id
-        ).first()
-        if category is None:
-            raise NotFound(f"category {category_id} is not in this image's project")
+        image = get_object_or_404(Image.objects.select_related("project"), pk=pk)
+        category = category_by_coco_id(image.project, category_id)
         spots = [
             {"x": s.x, "y": s.y, "worker": s.worker_id, "username": s.worker.get_username()}
             for s in spotting.spots_for(image, category)

@@ -15,9 +15,9 @@ from rest_framework.views import APIView
 
 from annotation.api.labeling import category_icon
 from annotation.api.permissions import IsAdminRole
-from annotation.errors import NotFound
 from annotation.models import Category, Image, Project
 from annotation.models.segmentation import ReferenceMask
+from annotation.selectors.projects import category_by_coco_id
 from annotation.services import qualification
 from annotation.stages.segmentation import LIVE_MASKS, Segmentation
 
@@ -33,13 +33,6 @@ def _image_json(image: Image) -> dict:
 
 def _category_json(category: Category) -> dict:
     return {"id": category.coco_id, "name": category.name, **category_icon(category)}
-
-
-def _category(project: Project, coco_id: int) -> Category:
-    category = Category.objects.filter(taxonomy=project.taxonomy, coco_id=coco_id).first()
-    if category is None:
-        raise NotFound(f"category {coco_id} is not in project {project.name}")
-    return category
 
 
 class ImageMasksApi(APIView):
@@ -59,7 +52,7 @@ class ImageMasksApi(APIView):
         category = None
         coco_id = request.query_params.get("category")
         if coco_id and coco_id.isdigit():
-            category = _category_json(_category(image.project, int(coco_id)))
+            category = _category_json(category_by_coco_id(image.project, int(coco_id)))
         return Response(
             {
                 "category": category,
@@ -107,7 +100,7 @@ class TrainingNextApi(APIView):
         project = get_object_or_404(Project, pk=pk)
         data = TrainingNextInput(data=request.data)
         data.is_valid(raise_exception=True)
-        category = _category(project, data.validated_data["category"])
+        category = category_by_coco_id(project, data.validated_data["category"])
         reference = qualification.training_reference_next(worker=request.user, category=category)
         return Response(
             {
@@ -156,7 +149,7 @@ class ReferenceCreateApi(APIView):
         image = get_object_or_404(
             Image.objects.select_related("project"), pk=data.validated_data["image"]
         )
-        category = _category(image.project, data.validated_data["category"])
+        category = category_by_coco_id(image.project, data.validated_data["category"])
         spot = data.validated_data.get("spot") or {}
         reference = qualification.reference_create(
             author=request.user,

@@ -20,9 +20,10 @@ from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
 from annotation.errors import NotFound
-from annotation.models import Category, Image, Project
+from annotation.models import Image, Project
 from annotation.models.segmentation import Segmentation
 from annotation.models.verification import GridCell
+from annotation.selectors.projects import category_by_coco_id
 from annotation.stages import crowd, verification
 
 CELL_PX = 160  # a cell's picture fits in 160 x 160
@@ -142,11 +143,7 @@ class GoldCreateApi(APIView):
                     {k: "required without a segmentation" for k in missing}
                 )
             image = get_object_or_404(Image.objects.select_related("project"), pk=fields["image"])
-            category = Category.objects.filter(
-                taxonomy=image.project.taxonomy, coco_id=fields["category"]
-            ).first()
-            if category is None:
-                raise NotFound(f"category {fields['category']} is not in the image's project")
+            category = category_by_coco_id(image.project, fields["category"])
             gold = verification.gold_create(
                 author=request.user, image=image, category=category, polygons=fields["polygons"]
             )

@@ -1,7 +1,7 @@
 """Finding projects the way people name them."""
 
 from annotation.errors import NotFound
-from annotation.models import Project
+from annotation.models import Category, Project
 
 
 def project_by_ref(ref: str) -> Project:
@@ -13,3 +13,11 @@ def project_by_ref(ref: str) -> Project:
         names = ", ".join(Project.objects.values_list("slug", flat=True)) or "none yet"
         raise NotFound(f"no project {ref!r} (projects: {names}); create one with create_project")
     return project
+
+
+def category_by_coco_id(project: Project, coco_id: int) -> Category:
+    """A project's category by the id the COCO files use, or NotFound naming the project."""
+    category = Category.objects.filter(taxonomy_id=project.taxonomy_id, coco_id=coco_id).first()
+    if category is None:
+        raise NotFound(f"category {coco_id} is not in project {project.name!r}")
+    return category

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotation import stages
 from annotation.models import Assignment, Project, Stage, Task
+from annotation.services.task_engine import tasks_open_to
 
 
 @dataclass(frozen=True)
@@ -33,16 +34,14 @@ def stage_summaries_for(worker: User, project: Project | None = None) -> list[St
         registered = stages.is_registered(stage.value)
         open_for_me = 0
         if registered and open_counts.get(stage.value):
-            mine = Assignment.objects.filter(
-                task=OuterRef("pk"), worker=worker,
-                status__in=[Assignment.Status.LEASED, Assignment.Status.SUBMITTED, Assignment.Status.REJECTED],
-            )  # fmt: skip
+            # What task_next_for_worker would lease, plus what the worker already holds.
             free = Assignment.objects.filter(task=OuterRef("pk"), status=Assignment.Status.FREE)
-            candidates = tasks.filter(stage=stage.value).filter(Exists(free)).exclude(Exists(mine))
-            open_for_me = stages.rules_for(stage.value).eligible_tasks(candidates, worker).count()
+            open_for_me = tasks_open_to(worker, stage.value, project).filter(Exists(free)).count()
             held = Assignment.objects.filter(
                 worker=worker, status=Assignment.Status.LEASED, task__stage=stage.value
             )
+            if project is not None:
+                held = held.filter(task__project=project)
             open_for_me += held.count()
         summaries.append(
             StageSummary(

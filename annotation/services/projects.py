@@ -61,6 +61,15 @@ def categories_from_spec(spec: Iterable[dict]) -> list[dict]:
     return cleaned
 
 
+def categories_from_csv(text: str, *, where: str) -> list[dict]:
+    """The rows of a CSV with a header name[,supercategory][,id], blank cells left out, as
+    `project_create` takes them (it checks them)."""
+    rows = list(csv.DictReader(io.StringIO(text)))
+    if not rows or "name" not in rows[0]:
+        raise DomainError(f"{where}: the CSV needs a header line with a 'name' column")
+    return [{k: v for k, v in row.items() if v not in (None, "")} for row in rows]
+
+
 def categories_from_file(path: Path) -> list[dict]:
     """Read and check a category list, returned as given for `project_create`: JSON (a
     list, or a COCO file's `categories`) or CSV with a header name[,supercategory][,id]."""
@@ -79,10 +88,7 @@ def categories_from_file(path: Path) -> list[dict]:
             raise DomainError(f"{path}: expected a list of categories or a COCO file")
         categories_from_spec(data)  # fail early, naming the file's bad entry
         return data
-    rows = list(csv.DictReader(io.StringIO(text)))
-    if rows and "name" not in rows[0]:
-        raise DomainError(f"{path}: the CSV header must have a 'name' column")
-    spec = [{k: v for k, v in row.items() if v not in (None, "")} for row in rows]
+    spec = categories_from_csv(text, where=str(path))
     categories_from_spec(spec)
     return spec
 

@@ -89,7 +89,8 @@ def leases_release(*, worker: User, stage: str) -> int:
     ).update(**FREED_SLOT)
 
 
-def _tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet:
+def tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet:
+    """Open tasks of a stage this worker has not answered or held, and may take."""
     answered_or_held = Assignment.objects.filter(
         task=OuterRef("pk"), worker=worker, status__in=LIVE_OR_ANSWERED
     )
@@ -160,7 +161,7 @@ def task_next_for_worker(
         existing = held.select_related("task").first()
         if existing is not None:
             return existing
-        leased = _lease_one_free_slot(worker, _tasks_open_to(worker, wanted, project), now)
+        leased = _lease_one_free_slot(worker, tasks_open_to(worker, wanted, project), now)
         if leased is not None:
             return leased
     return None
