@@ -28,6 +28,7 @@ import shapely
 from pycocotools import mask as coco_mask
 from shapely.geometry import MultiPolygon, Point, Polygon, box
 from shapely.ops import unary_union
+from shapely.prepared import prep
 
 from annotation.errors import AnswerInvalid
 
@@ -285,12 +286,28 @@ def mask_iou(
     return float(coco_mask.iou([a], [b], [0])[0][0])
 
 
+class OutlineShape:
+    """An outline's parts as shapely geometry, built once: a task posting checks many spots
+    against the same masks."""
+
+    def __init__(self, polygons: Sequence[Sequence[float]]) -> None:
+        parts = [np.asarray(p, dtype=float).reshape(-1, 2) for p in polygons if len(p) >= 6]
+        self.rings = [Polygon(part) for part in parts]
+        self.repaired = [prep(ring.buffer(0)) for ring in self.rings]
+
+    def covers(self, x: float, y: float) -> bool:
+        point = Point(x, y)
+        return any(part.covers(point) for part in self.repaired)
+
+    def near(self, x: float, y: float, tolerance: float) -> bool:
+        """Covers the point, or an outline passes within `tolerance` pixels of it."""
+        point = Point(x, y)
+        return self.covers(x, y) or any(
+            ring.exterior.distance(point) <= tolerance for ring in self.rings
+        )
+
+
 def covers_point(polygons: Sequence[Sequence[float]], x: float, y: float) -> bool:
     """True when the outline covers the point (boundary included): a spot inside an existing
     mask is an object already segmented."""
-    point = Point(x, y)
-    return any(
-        Polygon(np.asarray(p, dtype=float).reshape(-1, 2)).buffer(0).covers(point)
-        for p in polygons
-        if len(p) >= 6
-    )
+    return OutlineShape(polygons).covers(x, y)

@@ -85,8 +85,8 @@ def _stop(progress: SegmentationProgress, state: str, reason: str) -> None:
 # 1-2. Posting one task after another ------------------------------------------------------
 
 
-def spot_is_covered(spot: Spot, masks: list[list[list[float]]]) -> bool:
-    return any(geometry.covers_point(polygons, spot.x, spot.y) for polygons in masks)
+def spot_is_covered(spot: Spot, masks: list[geometry.OutlineShape]) -> bool:
+    return any(mask.covers(spot.x, spot.y) for mask in masks)
 
 
 def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
@@ -115,8 +115,9 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
             )
             if spot_id is not None
         }
+        shapes = [geometry.OutlineShape(polygons) for polygons in masks]  # once, not per spot
         for spot in spots_for(image, category):
-            if spot.id in tasked or spot_is_covered(spot, masks):
+            if spot.id in tasked or spot_is_covered(spot, shapes):
                 continue
             instance = Instance.objects.create(
                 image=image, category=category, spot_x=spot.x, spot_y=spot.y
@@ -218,16 +219,7 @@ def _effort_count(answer: dict, key: str) -> int:
 
 
 def _near_spot(polygons: list[list[float]], x: float, y: float) -> bool:
-    if geometry.covers_point(polygons, x, y):
-        return True
-    from shapely.geometry import Point, Polygon
-
-    point = Point(x, y)
-    return any(
-        Polygon(list(zip(p[0::2], p[1::2], strict=True))).exterior.distance(point)
-        <= SPOT_TOLERANCE_PX
-        for p in polygons
-    )
+    return geometry.OutlineShape(polygons).near(x, y, SPOT_TOLERANCE_PX)
 
 
 def validate_segmentation_answer(task: Task, answer: Any) -> dict:
