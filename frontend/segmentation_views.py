@@ -11,7 +11,6 @@ from django.shortcuts import get_object_or_404, render
 
 from annotation.models import Category, Image, Project
 from annotation.models.labeling import Spot
-from annotation.models.segmentation import ReferenceMask
 from annotation.services import qualification
 from frontend.access import require_admin, require_expert
 
@@ -61,16 +60,8 @@ def segmentation_expert(request: HttpRequest) -> HttpResponse:
         return _editor(
             request, "expert", image=image, image_url=image_url, category=category, spot=spot
         )
-    done = set(ReferenceMask.objects.values_list("image_id", "category_id"))
-    pairs = []
-    seen = set()
-    for spot in Spot.objects.select_related("image", "category").order_by("image_id", "id")[:2000]:
-        key = (spot.image_id, spot.category_id)
-        if key in seen:
-            continue
-        seen.add(key)
-        pairs.append({"image": spot.image, "category": spot.category, "has_reference": key in done})
-    return render(request, "frontend/segmentation_expert.html", {"pairs": pairs[:200]})
+    pairs = qualification.reference_candidates(limit=200)
+    return render(request, "frontend/segmentation_expert.html", {"pairs": pairs})
 
 
 @login_required

@@ -11,12 +11,13 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
 from annotation import geometry
 from annotation.errors import DomainError, NotFound
 from annotation.models import Category, Image, Project, Stage, Task
+from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
 from annotation.models.segmentation import Qualification, ReferenceMask, TrainingAttempt
 from annotation.services.people import is_expert
@@ -206,3 +207,26 @@ def references_for(*, project: Project) -> QuerySet[ReferenceMask]:
     return ReferenceMask.objects.filter(image__project=project, active=True).select_related(
         "image", "category"
     )
+
+
+def reference_candidates(*, limit: int = 200) -> list[dict[str, Any]]:
+    """Spotted (image, category) pairs an expert may outline as references, in image order
+    (within an image, by first spot), each saying whether a reference exists already."""
+    firsts = list(
+        Spot.objects.values("image_id", "category_id")
+        .annotate(first_spot=Min("id"))
+        .order_by("image_id", "first_spot")[:limit]
+    )
+    images = Image.objects.in_bulk({row["image_id"] for row in firsts})
+    categories = Category.objects.in_bulk({row["category_id"] for row in firsts})
+    done = set(
+        ReferenceMask.objects.filter(image_id__in=images).values_list("image_id", "category_id")
+    )
+    return [
+        {
+            "image": images[row["image_id"]],
+            "category": categories[row["category_id"]],
+            "has_reference": (row["image_id"], row["category_id"]) in done,
+        }
+        for row in firsts
+    ]

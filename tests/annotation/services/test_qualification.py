@@ -235,3 +235,25 @@ class TestPages:
         assert f"?project={coco_project.id}&amp;category={DOG}".encode() in page.content
         training = client.get(f"/segmentation/training/?project={coco_project.id}&category={DOG}")
         assert b'data-mode="training"' in training.content
+
+
+@pytest.mark.django_db
+def test_reference_candidates_list_each_spotted_pair_once_in_image_order(
+    coco_project, expert, make_worker, django_capture_on_commit_callbacks
+):
+    from tests.annotation.stages.test_segmentation import spot_pair
+
+    capture = django_capture_on_commit_callbacks
+    first, dog = spot_pair(coco_project, [[(20, 20), (60, 20)], [(25, 22)]], make_worker, capture)
+    second, cat = spot_pair(coco_project, [[(30, 30)]], make_worker, capture, coco_id=17)
+    _, dog_again = spot_pair(coco_project, [[(70, 40)]], make_worker, capture, image=second)
+    qualification.reference_create(
+        author=expert, image=first, category=dog, polygons=[[10, 10, 40, 10, 40, 40, 10, 40]]
+    )
+    rows = qualification.reference_candidates(limit=200)
+    assert [(r["image"].id, r["category"].coco_id, r["has_reference"]) for r in rows] == [
+        (first.id, DOG, True),
+        (second.id, 17, False),
+        (second.id, DOG, False),
+    ]
+    assert len(qualification.reference_candidates(limit=2)) == 2
