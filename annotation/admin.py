@@ -213,6 +213,9 @@ class ReleaseAdmin(admin.ModelAdmin):
               "category_count", "daily_submission_limit", "accepting_submissions"]  # fmt: skip
     readonly_fields = ["project", "slug", "iou_types", "image_count", "category_count"]
 
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).defer("hidden_ground_truth_gz")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # python manage.py release_create --ground-truth FILE
 
@@ -224,3 +227,12 @@ class SubmissionAdmin(admin.ModelAdmin):
     exclude = ["results_gz"]
     readonly_fields = ["release", "submitter", "method_name", "iou_type", "results_file_name",
                        "detection_count", "status", "stats", "per_category_ap", "error", "finished_at"]  # fmt: skip
+    list_select_related = ["release", "submitter"]
+
+    def get_queryset(self, request: HttpRequest):  # type: ignore[no-untyped-def]
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("release", "submitter")
+            .defer("results_gz", "release__hidden_ground_truth_gz")
+        )

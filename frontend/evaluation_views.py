@@ -11,21 +11,27 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from annotation.errors import DomainError
-from annotation.models.evaluation import Release, Submission
-from annotation.services.evaluation_server import leaderboard, submission_create, submissions_today
-from pipelines.coco.evaluate import STAT_NAMES  # pycocotools' order of the 12 numbers
+from annotation.models.evaluation import Submission
+from annotation.services.evaluation_server import (
+    leaderboard,
+    releases,
+    results_upload_read,
+    submission_create,
+    submissions_today,
+)
+from pipelines.coco.cocoeval import STAT_NAMES  # pycocotools' order of the 12 numbers
 
 
 @login_required
 def release_list(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "frontend/releases.html", {"releases": Release.objects.select_related("project")}
+        request, "frontend/releases.html", {"releases": releases().select_related("project")}
     )
 
 
 @login_required
 def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
-    release = get_object_or_404(Release, slug=slug)
+    release = get_object_or_404(releases(), slug=slug)
     person = cast(User, request.user)
     if request.method == "POST":
         upload = request.FILES.get("results")
@@ -37,7 +43,7 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
                 submitter=person,
                 method_name=request.POST.get("method_name", ""),
                 iou_type=request.POST.get("iou_type", ""),
-                results_json=upload.read(),
+                results_json=results_upload_read(upload),
                 results_file_name=upload.name or "results.json",
             )
         except DomainError as error:
@@ -55,7 +61,11 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         ]}
         for iou_type in release.iou_types
     ]  # fmt: skip
-    mine = Submission.objects.filter(release=release, submitter=person).order_by("-created_at")[:10]
+    mine = (
+        Submission.objects.filter(release=release, submitter=person)
+        .defer("results_gz")
+        .order_by("-created_at")[:10]
+    )
     return render(
         request,
         "frontend/leaderboard.html",

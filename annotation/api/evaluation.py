@@ -15,7 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.models.evaluation import Release, Submission
-from annotation.services.evaluation_server import leaderboard, submission_create
+from annotation.services.evaluation_server import (
+    leaderboard,
+    releases,
+    results_upload_read,
+    submission_create,
+)
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
@@ -47,9 +52,7 @@ class SubmissionUploadSerializer(serializers.Serializer):
 class ReleaseListApi(APIView):
     @extend_schema(responses=ReleaseSerializer(many=True))
     def get(self, request: Request) -> Response:
-        return Response(
-            ReleaseSerializer(Release.objects.select_related("project"), many=True).data
-        )
+        return Response(ReleaseSerializer(releases().select_related("project"), many=True).data)
 
 
 class LeaderboardApi(APIView):
@@ -58,7 +61,7 @@ class LeaderboardApi(APIView):
         responses=SubmissionSerializer(many=True),
     )
     def get(self, request: Request, slug: str) -> Response:
-        release = get_object_or_404(Release, slug=slug)
+        release = get_object_or_404(releases(), slug=slug)
         iou_type = request.query_params.get("iou_type", release.iou_types[0])
         rows = leaderboard(release=release, iou_type=iou_type)
         return Response(SubmissionSerializer(rows, many=True).data)
@@ -73,7 +76,7 @@ class SubmissionCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         """Upload results; a file that cannot be scored is a 400 naming the entry."""
-        release = get_object_or_404(Release, slug=slug)
+        release = get_object_or_404(releases(), slug=slug)
         form = SubmissionUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         upload = form.validated_data["results"]
@@ -82,7 +85,7 @@ class SubmissionCreateApi(APIView):
             submitter=cast(User, request.user),
             method_name=form.validated_data["method_name"],
             iou_type=form.validated_data["iou_type"],
-            results_json=upload.read(),
+            results_json=results_upload_read(upload),
             results_file_name=upload.name,
         )
         submission.refresh_from_db()
@@ -93,5 +96,11 @@ class SubmissionDetailApi(APIView):
     @extend_schema(responses=SubmissionSerializer)
     def get(self, request: Request, pk: int) -> Response:
         """One of your own submissions (others' are on the leaderboard once scored)."""
-        submission = get_object_or_404(Submission, pk=pk, submitter=request.user)
+        submission = get_object_or_404(
+            Submission.objects.select_related("release", "submitter").defer(
+                "results_gz", "release__hidden_ground_truth_gz"
+            ),
+            pk=pk,
+            submitter=request.user,
+        )
         return Response(SubmissionSerializer(submission).data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 
 from annotation.errors import DomainError
@@ -56,3 +58,80 @@ def annotation_record(
         origin=origin,
         source_segmentation=source_segmentation,
     )
+
+
+@dataclass
+class AnnotationRow:
+    """One annotation for annotations_record_bulk (annotation_record's arguments)."""
+
+    image: Image
+    category: Category
+    segmentation: list | dict
+    area: float
+    bbox_xywh: list[float]
+    origin: str
+    iscrowd: bool = False
+    coco_id: int | None = None
+
+
+class AnnotationRowRefused(DomainError):
+    """annotation_record's refusal of one row of a bulk call; `index` is its position."""
+
+    def __init__(self, index: int, reason: str) -> None:
+        super().__init__(reason)
+        self.index = index
+
+
+BULK_BATCH = 2000
+
+
+@transaction.atomic
+def annotations_record_bulk(*, project: Project, rows: list[AnnotationRow]) -> list[Annotation]:
+    """Record many accepted annotations with annotation_record's rules, in a few queries:
+    every row is checked first (the first refused row in order is named, nothing is stored),
+    then all are inserted at once and the project's id counter is raised once."""
+    locked = Project.objects.select_for_update().get(id=project.id)
+    wanted = {row.coco_id for row in rows if row.coco_id is not None}
+    taken = set(
+        Annotation.objects.filter(project=project, coco_id__in=wanted).values_list(
+            "coco_id", flat=True
+        )
+    )
+    given = locked.annotation_ids_given
+    annotations = []
+    for index, row in enumerate(rows):
+        if row.image.project_id != project.id:
+            raise AnnotationRowRefused(
+                index, f"image {row.image.id} is not in project {project.name!r}"
+            )
+        if row.category.taxonomy_id != project.taxonomy_id:
+            raise AnnotationRowRefused(
+                index, f"category {row.category.name!r} is not in project {project.name!r}"
+            )
+        coco_id = row.coco_id
+        if coco_id is None:
+            coco_id = given + 1  # a counter, as in annotation_record
+        elif coco_id < 1:
+            raise AnnotationRowRefused(index, f"annotation ids start at 1, not {coco_id}")
+        elif coco_id in taken:
+            raise AnnotationRowRefused(
+                index, f"annotation id {coco_id} is already used in project {project.name!r}"
+            )
+        taken.add(coco_id)
+        given = max(given, coco_id)
+        annotations.append(
+            Annotation(
+                project=project,
+                coco_id=coco_id,
+                image=row.image,
+                category=row.category,
+                iscrowd=row.iscrowd,
+                segmentation=row.segmentation,
+                area=row.area,
+                bbox_xywh=row.bbox_xywh,
+                origin=row.origin,
+            )
+        )
+    if given > locked.annotation_ids_given:
+        Project.objects.filter(id=project.id).update(annotation_ids_given=given)
+    return Annotation.objects.bulk_create(annotations, batch_size=BULK_BATCH)

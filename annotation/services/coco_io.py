@@ -54,8 +54,12 @@ from annotation.models import (
     Project,
     ReferenceMask,
 )
-from annotation.services.annotations import annotation_record
-from annotation.services.images import ImageCheckFailed, photo_check
+from annotation.services.annotations import (
+    AnnotationRow,
+    AnnotationRowRefused,
+    annotations_record_bulk,
+)
+from annotation.services.images import ImageCheckFailed, image_storage_name, photo_check
 from annotation.services.projects import project_create
 from pipelines.coco.export import (
     ExportFailed,
@@ -130,13 +134,15 @@ def licenses_assign(*, project: Project) -> dict[tuple[str, str], int]:
 # Selectors ---------------------------------------------------------------------------------
 
 
-def _split_filter(split: str | None, prefix: str = "") -> Q:
+def split_filter(split: str | None, prefix: str = "") -> Q:
+    """The images of one split ("": unassigned) or all (ALL_SPLITS); `prefix` leads from the
+    queried model to its image, e.g. "image__"."""
     return Q() if split is ALL_SPLITS else Q(**{f"{prefix}split": split})
 
 
 def images_for_export(*, project: Project, split: str | None) -> QuerySet:
     return (
-        Image.objects.filter(_split_filter(split), project=project)
+        Image.objects.filter(split_filter(split), project=project)
         .order_by("coco_id")
         .values(
             "coco_id", "file_name", "width", "height", "license_name", "license_url",
@@ -147,7 +153,7 @@ def images_for_export(*, project: Project, split: str | None) -> QuerySet:
 
 def annotations_for_export(*, project: Project, split: str | None) -> QuerySet:
     return (
-        Annotation.objects.filter(_split_filter(split, "image__"), project=project)
+        Annotation.objects.filter(split_filter(split, "image__"), project=project)
         .order_by("coco_id")
         .values_list(
             "coco_id", "image__coco_id", "category__coco_id", "segmentation", "area",
@@ -156,19 +162,26 @@ def annotations_for_export(*, project: Project, split: str | None) -> QuerySet:
     )  # fmt: skip
 
 
-def categories_for_export(*, project: Project) -> list[dict]:
-    """The taxonomy's categories: those of the 2014 release for the COCO template (80 of 91,
-    thesis §2.6), every category of a custom taxonomy, and any category with annotations."""
-    used = Annotation.objects.filter(project=project).values("category_id")
-    categories = Category.objects.filter(
+def export_categories(*, project: Project, split: str | None = ALL_SPLITS) -> QuerySet[Category]:
+    """The taxonomy's categories that a dataset lists, by id: those of the 2014 release for
+    the COCO template (80 of 91, thesis §2.6), every category of a custom taxonomy, and any
+    category with annotations (in the given split; the export counts every split)."""
+    used = Annotation.objects.filter(split_filter(split, "image__"), project=project).values(
+        "category_id"
+    )
+    return Category.objects.filter(
         Q(in_coco_2014=True) | Q(id__in=used), taxonomy=project.taxonomy
     ).order_by("coco_id")
+
+
+def categories_for_export(*, project: Project) -> list[dict]:
+    categories = export_categories(project=project)
     return [{"supercategory": c.supercategory, "id": c.coco_id, "name": c.name} for c in categories]
 
 
 def presence_for_export(*, project: Project, split: str | None) -> QuerySet:
     return (
-        CategoryPresence.objects.filter(_split_filter(split, "image__"), image__project=project)
+        CategoryPresence.objects.filter(split_filter(split, "image__"), image__project=project)
         .order_by("image__coco_id", "category__coco_id")
         .values_list("image__coco_id", "category__coco_id", "positions")
     )
@@ -273,11 +286,14 @@ def instances_export(
     progress: Progress | None = None,
     total: int | None = None,
     offset: int = 0,
+    assign_ids: bool = True,
 ) -> ExportResult:
-    """Write the project's accepted annotations (of one split or all) as a COCO file."""
+    """Write the project's accepted annotations (of one split or all) as a COCO file.
+    `assign_ids=False`: the caller has just given the images their ids (export_run)."""
     if rle_form not in RLE_FORMS:
         raise DomainError(f"RLE form must be one of {', '.join(RLE_FORMS)}, not {rle_form!r}")
-    image_ids_assign(project=project)
+    if assign_ids:
+        image_ids_assign(project=project)
     licenses = licenses_assign(project=project)
     images = images_for_export(project=project, split=split)
     annotations = annotations_for_export(project=project, split=split)
@@ -302,10 +318,13 @@ def instances_export(
     )
 
 
-def presence_export(*, project: Project, split: str | None, out: Path) -> ExportResult:
+def presence_export(
+    *, project: Project, split: str | None, out: Path, assign_ids: bool = True
+) -> ExportResult:
     """Stage 2's category-presence labels (thesis §2.4.1): which categories labeling workers
     found in each image, with the icon positions they placed (worker ids left out)."""
-    image_ids_assign(project=project)
+    if assign_ids:
+        image_ids_assign(project=project)
 
     def rows() -> Iterator[dict]:
         for image_id, category_id, positions in presence_for_export(
@@ -330,9 +349,12 @@ def presence_export(*, project: Project, split: str | None, out: Path) -> Export
     )
 
 
-def image_lists_export(*, project: Project, out_dir: Path, prefix: str = "") -> list[Path]:
+def image_lists_export(
+    *, project: Project, out_dir: Path, prefix: str = "", assign_ids: bool = True
+) -> list[Path]:
     """One text file per split, `<image id><TAB><file name>` a line, in id order."""
-    image_ids_assign(project=project)
+    if assign_ids:
+        image_ids_assign(project=project)
     written = []
     splits = Image.objects.filter(project=project).values_list("split", flat=True).distinct()
     for split in sorted(set(splits)):
@@ -376,34 +398,37 @@ def export_run(
     instances_name: str | None = None,
     rle_form: str = "uncompressed",
     progress: Progress | None = None,
-) -> list[Path]:
+) -> ExportRun:
     """Every export a researcher asked for, into one folder; the instances file first.
-    Each file is complete or absent (see pipelines/coco/export.py)."""
+    Each file is complete or absent (see pipelines/coco/export.py). The run lists the files
+    written and, for the JSON documents, their results (checksum, size, counts)."""
     unknown = sorted(set(kinds) - set(EXPORT_KINDS))
     if unknown or not kinds:
         raise DomainError(f"export kinds are {', '.join(EXPORT_KINDS)}; got {kinds!r}")
     out_dir = Path(out_dir)
     names = default_file_names(split=split)
-    images = Image.objects.filter(_split_filter(split), project=project).count()
-    annotations = Annotation.objects.filter(_split_filter(split, "image__"), project=project)
+    images = Image.objects.filter(split_filter(split), project=project).count()
+    annotations = Annotation.objects.filter(split_filter(split, "image__"), project=project)
     total = (images + annotations.count()) if "instances" in kinds else 0
-    files: list[Path] = []
+    image_ids_assign(project=project)  # once for every kind below
+    run = ExportRun()
     if "instances" in kinds:
         out = out_dir / (instances_name or names["instances"])
-        instances_export(
+        result = instances_export(
             project=project, split=split, out=out, rle_form=rle_form, progress=progress,
-            total=total,
+            total=total, assign_ids=False,
         )  # fmt: skip
-        files.append(out)
+        run.files.append(out)
+        run.results.append(result)
     if "presence" in kinds:
         out = out_dir / names["presence"]
-        presence_export(project=project, split=split, out=out)
-        files.append(out)
+        run.results.append(presence_export(project=project, split=split, out=out, assign_ids=False))
+        run.files.append(out)
     if "image-lists" in kinds:
-        files.extend(image_lists_export(project=project, out_dir=out_dir))
+        run.files.extend(image_lists_export(project=project, out_dir=out_dir, assign_ids=False))
     if progress is not None:
         progress(total, total)
-    return files
+    return run
 
 
 # Import ------------------------------------------------------------------------------------
@@ -433,10 +458,14 @@ def _parse_date(value: Any) -> datetime | None:
     raise ValueError(text)
 
 
-def _file_problems(data: dict, images_dir: Path | None) -> tuple[list[str], dict[int, bytes]]:
-    """Problems that need the photos or the platform's rules (dates), after check_coco."""
+Photos = dict[int, tuple[Path, str]]  # image id -> (photo file, its SHA-256)
+
+
+def _file_problems(data: dict, images_dir: Path | None) -> tuple[list[str], Photos]:
+    """Problems that need the photos or the platform's rules (dates), after check_coco.
+    Each photo is read and decoded once here and then let go: the import reads it again."""
     problems: list[str] = []
-    photos: dict[int, bytes] = {}
+    photos: Photos = {}
     for index, image in enumerate(data["images"]):
         where = f"images[{index}] (id {image['id']})"
         try:
@@ -447,6 +476,13 @@ def _file_problems(data: dict, images_dir: Path | None) -> tuple[list[str], dict
             continue
         path = Path(images_dir) / image["file_name"]
         try:
+            size = path.stat().st_size
+            if size > settings.MAX_IMAGE_BYTES:  # refused by its size, before it is read
+                problems.append(
+                    f"{where}: {image['file_name']!r}: {size} bytes, more than the limit of "
+                    f"{settings.MAX_IMAGE_BYTES}"
+                )
+                continue
             content = path.read_bytes()
         except OSError:
             problems.append(f"{where}: no photo {image['file_name']!r} in {images_dir}")
@@ -461,7 +497,7 @@ def _file_problems(data: dict, images_dir: Path | None) -> tuple[list[str], dict
                 f"{where}: the photo is {checked.width}x{checked.height}, the file says "
                 f"{image['width']}x{image['height']}"
             )
-        photos[image["id"]] = content
+        photos[image["id"]] = (path, hashlib.sha256(content).hexdigest())
     return problems, photos
 
 
@@ -523,14 +559,6 @@ def _licenses_for_import(project: Project, licenses: list[dict]) -> dict[int, tu
             )  # fmt: skip
         by_id[entry["id"]] = (name, url)
     return by_id
-
-
-def _rle_compressed(rle: dict) -> dict:
-    height, width = rle["size"]
-    counts = rle["counts"]
-    if isinstance(counts, list):
-        counts = coco_mask.frPyObjects(rle, height, width)["counts"].decode("ascii")
-    return {"size": [height, width], "counts": counts}
 
 
 def _inside_point(polygons: list[list[float]]) -> tuple[float, float]:
@@ -604,7 +632,7 @@ def _remove_files(names: list[str]) -> None:
 def _import_checked(
     data: dict,
     project_name: str,
-    photos: dict[int, bytes],
+    photos: Photos,
     split: str,
     as_reference: bool,
     author: User | None,
@@ -628,15 +656,19 @@ def _import_checked(
              f"image with id {image['id']}"
              for index, image in enumerate(data["images"]) if image["id"] in taken][:50]
         )  # fmt: skip
-    images: dict[int, Image] = {}
-    for index, entry in enumerate(data["images"]):
-        content = photos.get(entry["id"])
-        if content is not None:
-            checksum = hashlib.sha256(content).hexdigest()
+    checksums = []
+    for entry in data["images"]:
+        photo = photos.get(entry["id"])
+        if photo is not None:
+            checksums.append(photo[1])
         else:
             # No photo: a stand-in that is unique per image id (the checksum is only used to
             # spot duplicate photos, and there is none to compare).
-            checksum = hashlib.sha256(f"coco-import:{entry['id']}".encode()).hexdigest()
+            checksums.append(hashlib.sha256(f"coco-import:{entry['id']}".encode()).hexdigest())
+    _refuse_duplicate_photos(project, data["images"], checksums)
+    images: dict[int, Image] = {}
+    for index, (entry, checksum) in enumerate(zip(data["images"], checksums, strict=True)):
+        photo = photos.get(entry["id"])
         license_name, license_url = licenses.get(entry.get("license"), ("", ""))
         image = Image(
             project=project,
@@ -652,29 +684,30 @@ def _import_checked(
             license_url=license_url,
             split=split,
         )
-        if content is not None:
+        if photo is not None:
             suffix = Path(entry["file_name"]).suffix.lower() or ".jpg"
+            content = _photo_again(photo, f"images[{index}] (id {entry['id']})")
             image.file.save(
-                f"images/{project.id}/{checksum[:2]}/{checksum}{suffix}",
-                ContentFile(content),
-                save=False,
+                image_storage_name(project.id, checksum, suffix), ContentFile(content), save=False
             )
             saved.append(str(image.file.name))
-        try:
-            with transaction.atomic():
-                image.save()
-        except IntegrityError:
-            raise CocoInvalid(
-                [f"images[{index}] (id {entry['id']}): the same photo is already stored in "
-                 f"project {project.name!r}"]
-            ) from None  # fmt: skip
         images[entry["id"]] = image
+    try:
+        with transaction.atomic():
+            Image.objects.bulk_create(list(images.values()), batch_size=CHUNK)
+    except IntegrityError:
+        # Another importer stored one of the photos since the check above.
+        _refuse_duplicate_photos(project, data["images"], checksums)
+        raise
     summary.images = len(images)
     if images:
         Project.objects.filter(id=project.id, image_ids_given__lt=max(images)).update(
             image_ids_given=max(images)
         )
 
+    references: list[ReferenceMask] = []
+    rows: list[AnnotationRow] = []
+    entries: list[dict] = []
     for entry in data["annotations"]:
         image = images[entry["image_id"]]
         category = categories[entry["category_id"]]
@@ -685,19 +718,17 @@ def _import_checked(
                 summary.skipped_crowd += 1  # a crowd region is no outline to train on
                 continue
             spot_x, spot_y = _inside_point(segmentation)
-            ReferenceMask.objects.create(
+            references.append(ReferenceMask(
                 image=image, category=category, author=author, spot_x=spot_x, spot_y=spot_y,
                 polygons=segmentation, area=entry["area"], bbox_xywh=entry["bbox"],
-            )  # fmt: skip
-            summary.references += 1
+            ))  # fmt: skip
             continue
-        try:
-            annotation_record(
-                project=project,
+        rows.append(
+            AnnotationRow(
                 image=image,
                 category=category,
                 segmentation=(
-                    _rle_compressed(segmentation)
+                    rle_for_export(segmentation, "compressed")
                     if isinstance(segmentation, dict)
                     else segmentation
                 ),
@@ -707,10 +738,48 @@ def _import_checked(
                 iscrowd=bool(entry["iscrowd"]),
                 coco_id=entry["id"],
             )
-        except DomainError as error:
-            raise CocoInvalid([f"annotation id {entry['id']}: {error.reason}"]) from None
-        summary.annotations += 1
+        )
+        entries.append(entry)
+    if references:
+        ReferenceMask.objects.bulk_create(references, batch_size=CHUNK)
+        summary.references = len(references)
+    if rows:
+        try:
+            summary.annotations = len(annotations_record_bulk(project=project, rows=rows))
+        except AnnotationRowRefused as error:
+            raise CocoInvalid(
+                [f"annotation id {entries[error.index]['id']}: {error.reason}"]
+            ) from None
     return summary
+
+
+def _photo_again(photo: tuple[Path, str], where: str) -> bytes:
+    """A checked photo's bytes, read again to be stored; refused if it changed since."""
+    path, checksum = photo
+    try:
+        content = path.read_bytes()
+    except OSError:
+        raise CocoInvalid([f"{where}: no photo {path.name!r} in {path.parent}"]) from None
+    if hashlib.sha256(content).hexdigest() != checksum:
+        raise CocoInvalid([f"{where}: the photo {path.name!r} changed during the import"])
+    return content
+
+
+def _refuse_duplicate_photos(project: Project, entries: list[dict], checksums: list[str]) -> None:
+    """The first image (in file order) whose photo the project already has, or that an
+    earlier image of the file has: one query."""
+    seen = set(
+        Image.objects.filter(project=project, checksum_sha256__in=set(checksums)).values_list(
+            "checksum_sha256", flat=True
+        )
+    )
+    for index, (entry, checksum) in enumerate(zip(entries, checksums, strict=True)):
+        if checksum in seen:
+            raise CocoInvalid(
+                [f"images[{index}] (id {entry['id']}): the same photo is already stored in "
+                 f"project {project.name!r}"]
+            )  # fmt: skip
+        seen.add(checksum)
 
 
 # Export jobs (admin) -------------------------------------------------------------------------
@@ -754,7 +823,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
             ExportJob.objects.filter(id=job.id).update(done_items=done, total_items=total)
 
     try:
-        files = export_run(
+        run = export_run(
             project=job.project, split=split_from_option(job.split or "all"), kinds=job.kinds,
             out_dir=folder, progress=progress,
         )  # fmt: skip
@@ -765,11 +834,12 @@ def export_job_run(*, job_id: int) -> ExportJob:
         )
         job.refresh_from_db()
         return job
-    checksum = ""
-    if files and files[0].suffix == ".json":
-        checksum = files[0].with_name(files[0].name + ".sha256").read_text().split()[0]
+    # The checksum of the first file when it is a JSON document (the instances file, else the
+    # presence labels); the JSON documents come before the image lists.
+    first = run.results[0] if run.results and run.files[0] == run.results[0].path else None
+    checksum = first.sha256 if first is not None else ""
     names = []
-    for path in files:
+    for path in run.files:
         names.append(path.name)
         for extra in (".sha256", ".manifest.json"):
             if path.with_name(path.name + extra).exists():

@@ -24,10 +24,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count
 
 from annotation.coco_taxonomy import COCO_TEMPLATE_SLUG
 from annotation.models import Annotation, Image, Project, Taxonomy
+from annotation.services.coco_io import export_categories, split_filter
 
 SMALL_MAX = 32**2
 MEDIUM_MAX = 96**2
@@ -118,10 +119,8 @@ def _histogram(per_image: Counter, images: int) -> dict[str, int]:
 
 def dataset_stats(*, project: Project, split: str | None = None) -> DatasetStats:
     """Fig. 2.5's figures for a project (one split, or all images when split is None)."""
-    image_filter = Q(project=project) if split is None else Q(project=project, split=split)
-    annotation_filter = Q(project=project) & (Q() if split is None else Q(image__split=split))
-    images = Image.objects.filter(image_filter).count()
-    annotations = Annotation.objects.filter(annotation_filter)
+    images = Image.objects.filter(split_filter(split), project=project).count()
+    annotations = Annotation.objects.filter(split_filter(split, "image__"), project=project)
 
     by_category = dict(
         annotations.values_list("category_id")
@@ -131,8 +130,7 @@ def dataset_stats(*, project: Project, split: str | None = None) -> DatasetStats
     per_category = [
         {"id": c.coco_id, "name": c.name, "supercategory": c.supercategory,
          "instances": by_category.get(c.id, 0)}
-        for c in project.taxonomy.categories.order_by("coco_id")
-        if c.in_coco_2014 or c.id in by_category
+        for c in export_categories(project=project, split=split)
     ]  # fmt: skip
 
     per_image = annotations.values("image_id").annotate(

@@ -8,10 +8,13 @@ category ids), never an annotation.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
+from datetime import datetime
 
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -22,8 +25,8 @@ from annotation.models import Project
 from annotation.models.evaluation import Release, Submission
 from pipelines.coco.cocoeval import (
     IOU_TYPES,
+    GroundTruth,
     ResultsFormatError,
-    category_table,
     evaluate,
     load_ground_truth,
     load_results,
@@ -75,8 +78,34 @@ def release_create(
     )
 
 
-def _hidden_ground_truth(release: Release):  # type: ignore[no-untyped-def]
-    return load_ground_truth(json.loads(gzip.decompress(bytes(release.hidden_ground_truth_gz))))
+def releases() -> QuerySet[Release]:
+    """Releases without their hidden ground truth blob, for pages and the API."""
+    return Release.objects.defer("hidden_ground_truth_gz")
+
+
+@functools.lru_cache(maxsize=2)
+def _ground_truth_of(release_id: int, created_at: datetime) -> GroundTruth:
+    """The parsed hidden ground truth of a release, kept for the last two releases used: a
+    submission is checked at upload and scored after it, and gunzipping and parsing a test
+    set costs seconds. The key has the creation time, so a reused id is never mistaken for
+    an earlier release; the blob itself is read only here. Treat the result as read-only."""
+    blob = Release.objects.values_list("hidden_ground_truth_gz", flat=True).get(pk=release_id)
+    return load_ground_truth(json.loads(gzip.decompress(bytes(blob))))
+
+
+def _hidden_ground_truth(release: Release) -> GroundTruth:
+    return _ground_truth_of(release.pk, release.created_at)
+
+
+def results_upload_read(upload: UploadedFile) -> bytes:
+    """The bytes of an uploaded results file, refused by its size before it is read."""
+    if upload.size is not None and upload.size > MAX_RESULTS_BYTES:
+        raise DomainError(_too_large())
+    return upload.read()
+
+
+def _too_large() -> str:
+    return f"results file larger than {MAX_RESULTS_BYTES // 2**20} MiB"
 
 
 def submissions_today(*, release: Release, submitter: User) -> int:
@@ -107,7 +136,7 @@ def submission_create(
     if not method_name:
         raise DomainError("name your method: it is shown on the leaderboard")
     if len(results_json) > MAX_RESULTS_BYTES:
-        raise DomainError(f"results file larger than {MAX_RESULTS_BYTES // 2**20} MiB")
+        raise DomainError(_too_large())
     if submissions_today(release=release, submitter=submitter) >= release.daily_submission_limit:
         raise DomainError(
             f"you have used today's {release.daily_submission_limit} submissions to "
@@ -159,8 +188,12 @@ def submission_evaluate(*, submission_id: int) -> Submission:
         submission.status = Submission.Status.DONE
         submission.stats = [float(value) for value in result.stats]
         submission.per_category_ap = [
-            {"category_id": row["category_id"], "name": row["name"], "ap": row["AP"]}
-            for row in category_table(result)
+            {
+                "category_id": category_id,
+                "name": result.category_names.get(category_id, str(category_id)),
+                "ap": ap,
+            }
+            for category_id, ap in result.per_category_ap().items()
         ]
     submission.finished_at = timezone.now()
     submission.save(update_fields=["status", "stats", "per_category_ap", "error", "finished_at"])
@@ -168,9 +201,11 @@ def submission_evaluate(*, submission_id: int) -> Submission:
 
 
 def leaderboard(*, release: Release, iou_type: str) -> QuerySet[Submission]:
-    """Scored submissions, best AP first (ties: earlier first)."""
+    """Scored submissions, best AP first (ties: earlier first). The rows carry their release
+    and submitter (one query) but neither blob: results files and the hidden ground truth."""
     return (
         Submission.objects.filter(release=release, iou_type=iou_type, status=Submission.Status.DONE)
-        .select_related("submitter")
+        .select_related("release", "submitter")
+        .defer("results_gz", "release__hidden_ground_truth_gz")
         .order_by("-stats__0", "created_at")
     )

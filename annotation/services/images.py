@@ -142,6 +142,11 @@ def image_ingest(*, project: Project, content: bytes, meta: SourceMetadata) -> I
         return _reject(
             project, meta, ImageRejection.Reason.DUPLICATE,
             f"same bytes as image {duplicate.id} ({duplicate.file_name})",
+def image_storage_name(project_id: int, checksum: str, suffix: str) -> str:
+    """Where a project's photo is stored: by its SHA-256, under a folder of its first byte."""
+    return f"images/{project_id}/{checksum[:2]}/{checksum}{suffix}"
+
+
             checksum_sha256=checksum, duplicate_of=duplicate,
         )  # fmt: skip
     try:
@@ -165,7 +170,7 @@ def image_ingest(*, project: Project, content: bytes, meta: SourceMetadata) -> I
         license_name=meta.license_name[:200],
         license_url=meta.license_url[:500],
     )
-    storage_name = f"images/{project.id}/{checksum[:2]}/{checksum}{suffix}"
+    storage_name = image_storage_name(project.id, checksum, suffix)
     try:
         with transaction.atomic():
             image.file.save(storage_name, ContentFile(content), save=False)

@@ -361,6 +361,23 @@ def _to_rle(segmentation: Any, ground_truth: GroundTruth, image: int) -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+# The names of the 12 numbers of COCOeval.stats, in the order of EvalResult._summary_entries.
+STAT_NAMES = [
+    "AP",
+    "AP50",
+    "AP75",
+    "APs",
+    "APm",
+    "APl",
+    "AR1",
+    "AR10",
+    "AR100",
+    "ARs",
+    "ARm",
+    "ARl",
+]
+
+
 @dataclass
 class EvalResult:
     """Accumulated results, laid out exactly as pycocotools' ``COCOeval.eval`` and ``stats``."""
@@ -406,6 +423,7 @@ class EvalResult:
         return self.stats
 
     def _summary_entries(self, last: int) -> list[tuple[float, str]]:
+        """The 12 (value, line) pairs of COCOeval.summarize(), named by STAT_NAMES."""
         entries = []
         settings = [
             (True, None, "all", 100),

@@ -23,6 +23,7 @@ from typing import Any
 
 from pipelines.coco.cocoeval import (
     IOU_TYPES,
+    STAT_NAMES,
     ResultsFormatError,
     category_table,
     evaluate,
@@ -30,20 +31,6 @@ from pipelines.coco.cocoeval import (
     load_results,
 )
 
-STAT_NAMES = [
-    "AP",
-    "AP50",
-    "AP75",
-    "APs",
-    "APm",
-    "APl",
-    "AR1",
-    "AR10",
-    "AR100",
-    "ARs",
-    "ARm",
-    "ARl",
-]
 SUBCOMMANDS = ("detection", "proposals", "semantic", "panoptic")
 EXIT_BAD_INPUT = 2
 

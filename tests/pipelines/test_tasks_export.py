@@ -1,5 +1,6 @@
 """The export task runs a job once, records progress, and records failures on the job."""
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,22 @@ def test_a_failing_job_records_why(coco_project, export_root):
     assert run_export(job.id) == "failed"
     job.refresh_from_db()
     assert "split must be" in job.error and job.files == []
+
+
+@pytest.mark.django_db
+def test_a_jobs_checksum_is_its_first_json_files(coco_project, export_root):
+    meta = SourceMetadata(source="path", source_ref="/a.jpg", file_name="a.jpg")
+    image_ingest(project=coco_project, content=jpeg_bytes(20, 20), meta=meta)
+    presence = ExportJob.objects.create(project=coco_project, kinds=["presence", "image-lists"])
+    lists = ExportJob.objects.create(project=coco_project, kinds=["image-lists"])
+    assert run_export(presence.id) == run_export(lists.id) == "done"
+    presence.refresh_from_db()
+    lists.refresh_from_db()
+    written = Path(presence.folder) / "category_presence_all.json"
+    assert presence.checksum_sha256 == hashlib.sha256(written.read_bytes()).hexdigest()
+    assert presence.files == [
+        "category_presence_all.json", "category_presence_all.json.sha256",
+        "category_presence_all.json.manifest.json", "images_unassigned.txt",
+        "images_unassigned.txt.sha256",
+    ]  # fmt: skip
+    assert lists.checksum_sha256 == ""

@@ -52,7 +52,7 @@ class Command(BaseCommand):
 
         try:
             split = split_from_option(options["split"])
-            files = export_run(
+            run = export_run(
                 project=project, split=split, kinds=kinds, out_dir=out_dir,
                 instances_name=out.name if out else None, rle_form=options["rle"],
                 progress=progress,
@@ -63,6 +63,8 @@ class Command(BaseCommand):
             raise CommandError(f"export failed, no file written: {error}") from None
         finally:
             bar.close()
-        for path in files:
+        for path in run.files:
             self.stdout.write(f"wrote {path}")
-        self.stdout.write(self.style.SUCCESS(f"Exported {project.name!r}: {len(files)} file(s)"))
+        self.stdout.write(
+            self.style.SUCCESS(f"Exported {project.name!r}: {len(run.files)} file(s)")
+        )

@@ -6,7 +6,11 @@ from pathlib import Path
 import pytest
 
 from annotation.services.annotations import annotation_record
-from annotation.services.coco_io import import_coco_file
+from annotation.services.coco_io import (
+    categories_for_export,
+    export_categories,
+    import_coco_file,
+)
 from annotation.services.dataset_stats import (
     COCO_2014_REFERENCE,
     dataset_stats,
@@ -87,3 +91,27 @@ def test_coco_taxonomy_gets_the_theses_figures_beside_and_files_are_written(tmp_
     assert all(p.stat().st_size > 0 for p in written)
     assert (tmp_path / "instances_per_image.png").read_bytes()[:4] == b"\x89PNG"
     assert json.loads((tmp_path / "stats.json").read_text())["instances"] == 839
+
+
+@pytest.mark.django_db
+def test_the_categories_listed_are_the_exports(coco_project):
+    street_sign = coco_project.taxonomy.categories.get(in_coco_2014=False, coco_id=12)
+    meta = SourceMetadata(source="path", source_ref="/t.jpg", file_name="t.jpg")
+    image = image_ingest(project=coco_project, content=jpeg_bytes(100, 100), meta=meta).image
+    image.split = "train"
+    image.save()
+    add(coco_project, image, street_sign.name, 100.0)
+
+    def listed(split):  # type: ignore[no-untyped-def]
+        return [
+            c["id"] for c in dataset_stats(project=coco_project, split=split).instances_per_category
+        ]
+
+    exported = [c["id"] for c in categories_for_export(project=coco_project)]
+    assert len(exported) == 81 and 12 in exported
+    assert listed(None) == listed("train") == exported
+    # A category outside the 2014 release is listed where it has annotations, not elsewhere.
+    assert listed("val") == [i for i in exported if i != 12]
+    assert [c.coco_id for c in export_categories(project=coco_project, split="val")] == listed(
+        "val"
+    )

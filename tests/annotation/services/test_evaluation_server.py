@@ -12,13 +12,21 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from annotation.errors import DomainError
 from annotation.models.evaluation import Release, Submission
-from annotation.services.evaluation_server import release_create, submission_create
+from annotation.services import evaluation_server
+from annotation.services.evaluation_server import (
+    release_create,
+    results_upload_read,
+    submission_create,
+)
+from pipelines.coco.cocoeval import category_table, evaluate_coco, load_ground_truth
 
 SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "coco_samples"
 GT_PATH = SAMPLES / "instances_val2014_100.json"
@@ -186,3 +194,105 @@ def test_release_create_command(coco_project, capsys):
                  "--ground-truth", str(GT_PATH), "--iou-types", "bbox")  # fmt: skip
     assert "published at /evaluation/test-2026/ (100 test images" in capsys.readouterr().out
     assert Release.objects.get().iou_types == ["bbox"]
+
+
+def scored(release, person, name: str, ap: float) -> Submission:  # type: ignore[no-untyped-def]
+    return Submission.objects.create(
+        release=release, submitter=person, method_name=name, iou_type="bbox",
+        results_file_name="results.json", results_gz=b"\x00" * 64,
+        status=Submission.Status.DONE, stats=[ap] + [0.0] * 11,
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_the_leaderboard_api_costs_the_same_queries_for_any_number_of_rows(
+    release, make_worker, api_client, django_assert_max_num_queries
+):
+    viewer = make_worker()
+    api_client.force_authenticate(viewer)
+    url = f"/api/v1/releases/{release.slug}/leaderboard/"
+    scored(release, make_worker(), "first", 0.5)
+    with CaptureQueriesContext(connection) as one_row:
+        assert len(api_client.get(url, {"iou_type": "bbox"}).json()) == 1
+    for index in range(5):
+        scored(release, make_worker(), f"more-{index}", 0.1 * index)
+    with django_assert_max_num_queries(len(one_row.captured_queries)) as six_rows:
+        rows = api_client.get(url, {"iou_type": "bbox"}).json()
+    assert [row["method_name"] for row in rows][:2] == ["first", "more-4"]
+    assert {row["release"] for row in rows} == {release.slug}
+    # Neither blob is read: not the results files, not the hidden ground truth.
+    sql = " ".join(query["sql"] for query in six_rows.captured_queries)
+    assert "results_gz" not in sql and "hidden_ground_truth_gz" not in sql
+
+
+@pytest.mark.django_db
+def test_the_hidden_ground_truth_is_parsed_once_for_upload_and_scoring(
+    release, annotator, monkeypatch, django_capture_on_commit_callbacks
+):
+    parsed = []
+    monkeypatch.setattr(
+        evaluation_server,
+        "load_ground_truth",
+        lambda dataset: parsed.append(1) or load_ground_truth(dataset),
+    )
+    evaluation_server._ground_truth_of.cache_clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        first = submit(release, annotator, BBOX_RESULTS.read_bytes(), name="a")
+        second = submit(release, annotator, BBOX_RESULTS.read_bytes(), name="b")
+    assert len(parsed) == 1
+    for submission in (first, second):
+        submission.refresh_from_db()
+        assert submission.stats == pycocotools_stats("bbox", BBOX_RESULTS)
+    # A release given the same id later (SQLite reuses ids) is not mistaken for this one.
+    key = (release.pk, release.created_at)
+    assert evaluation_server._ground_truth_of.cache_info().currsize == 1
+    release.created_at = release.created_at.replace(year=2000)
+    evaluation_server._hidden_ground_truth(release)
+    assert len(parsed) == 2 and key[1] != release.created_at
+
+
+class Unreadable(SimpleUploadedFile):
+    def read(self, *args):  # type: ignore[no-untyped-def]
+        raise AssertionError("an oversized upload was read")
+
+
+@pytest.mark.django_db
+def test_an_oversized_results_file_is_refused_before_it_is_read(
+    release, annotator, client, api_client, monkeypatch
+):
+    monkeypatch.setattr(evaluation_server, "MAX_RESULTS_BYTES", 2**20)
+    big = b"[" + b" " * 2**20 + b"]"
+    with pytest.raises(DomainError, match="results file larger than 1 MiB"):
+        results_upload_read(Unreadable("r.json", big))
+    assert results_upload_read(SimpleUploadedFile("r.json", b"[]")) == b"[]"
+    api_client.force_authenticate(annotator)
+    response = api_client.post(
+        f"/api/v1/releases/{release.slug}/submissions/",
+        {"results": SimpleUploadedFile("r.json", big), "iou_type": "bbox", "method_name": "x"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"] == "results file larger than 1 MiB"
+    client.force_login(annotator)
+    response = client.post(
+        f"/evaluation/{release.slug}/",
+        {"results": SimpleUploadedFile("r.json", big), "iou_type": "bbox", "method_name": "x"},
+        follow=True,
+    )
+    assert "results file larger than 1 MiB" in response.content.decode()
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_per_category_ap_is_the_category_tables_ap_column(
+    release, annotator, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submit(release, annotator, BBOX_RESULTS.read_bytes())
+    submission.refresh_from_db()
+    result = evaluate_coco(json.loads(GT_PATH.read_text()), json.loads(BBOX_RESULTS.read_text()))
+    expected = [
+        {"category_id": row["category_id"], "name": row["name"], "ap": row["AP"]}
+        for row in category_table(result)
+    ]
+    assert submission.per_category_ap == expected
+    assert any(row["ap"] is None for row in expected)  # categories without ground truth too

@@ -72,3 +72,14 @@ def test_unknown_project_and_split_are_refused(imported, tmp_path):
         call_command("export_coco", "--project", "val2014", "--split", "dev",
                      "--out", str(tmp_path / "x.json"))  # fmt: skip
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.django_db
+def test_the_command_names_every_file_it_wrote(imported, tmp_path, capsys):
+    call_command(
+        "export_coco", "--project", "val2014", "--split", "val", "--out-dir", str(tmp_path),
+        "--kind", "instances", "--kind", "image-lists", "--no-progress",
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert f"wrote {tmp_path / 'instances_val.json'}" in out
+    assert f"wrote {tmp_path / 'images_val.txt'}" in out and "2 file(s)" in out
