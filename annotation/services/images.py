@@ -143,8 +143,9 @@ def image_ingest(*, project: Project, content: bytes, meta: SourceMetadata) -> I
             project, meta, ImageRejection.Reason.DUPLICATE,
             f"same bytes as image {duplicate.id} ({duplicate.file_name})",
 def image_storage_name(project_id: int, checksum: str, suffix: str) -> str:
-    """Where a project's photo is stored: by its SHA-256, under a folder of its first byte."""
-    return f"images/{project_id}/{checksum[:2]}/{checksum}{suffix}"
+    """A project's photo by its SHA-256, under a folder of its first byte. Relative to the
+    field's upload_to ("images/"), which Django puts in front when saving."""
+    return f"{project_id}/{checksum[:2]}/{checksum}{suffix}"
 
 
             checksum_sha256=checksum, duplicate_of=duplicate,

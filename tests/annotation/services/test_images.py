@@ -49,6 +49,8 @@ class TestImageIngest:
         assert len(image.checksum_sha256) == 64
         with default_storage.open(image.file.name) as stored:
             assert stored.read() == content, "the original bytes are kept, not re-encoded"
+        checksum = image.checksum_sha256
+        assert image.file.name == f"images/{coco_project.id}/{checksum[:2]}/{checksum}.jpg"
 
     def test_width_and_height_follow_exif_orientation(self, coco_project):
         image = image_ingest(project=coco_project, content=rotated_jpeg(), meta=meta()).image
