@@ -83,7 +83,7 @@ def run_action(project: Project, form) -> str:  # type: ignore[no-untyped-def]
     """One control of the run page; returns what happened, for the admin's message."""
     action = form.get("action")
     if action == "plan":
-        kinds = form.getlist("kinds") or ["pair", "scene"]
+        kinds = form.getlist("kinds") or list(collection.DEFAULT_PLAN_KINDS)
         return f"Planned {collection.queries_plan(project=project, kinds=kinds)} new queries."
     if action == "fallback":
         return f"Planned {collection.queries_plan_fallback(project=project)} fallback queries."

@@ -35,9 +35,9 @@ class SearchQuerySerializer(serializers.ModelSerializer):
 
 class PlanRequestSerializer(serializers.Serializer):
     kinds = serializers.ListField(
-        child=serializers.ChoiceField(choices=["pair", "scene", "single"]),
+        child=serializers.ChoiceField(choices=list(collection.PLAN_KINDS)),
         required=False,
-        default=["pair", "scene"],
+        default=list(collection.DEFAULT_PLAN_KINDS),
     )
     fallback = serializers.BooleanField(
         required=False, default=False, help_text="Plan single-category queries for rare categories"

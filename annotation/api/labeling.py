@@ -77,11 +77,13 @@ class LabelingTasksPostApi(APIView):
         project = get_object_or_404(Project, pk=pk)
         form = LabelingTasksPostSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        images = None
+        images: list[int] | None = None
         if "images" in form.validated_data:
             wanted = set(form.validated_data["images"])
-            images = list(Image.objects.filter(project=project, id__in=wanted))
-            missing = wanted - {image.id for image in images}
+            images = list(
+                Image.objects.filter(project=project, id__in=wanted).values_list("id", flat=True)
+            )
+            missing = wanted - set(images)
             if missing:
                 raise NotFound(f"images not in this project: {sorted(missing)}")
         posted = labeling.labeling_tasks_post(project=project, images=images)

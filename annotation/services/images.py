@@ -84,10 +84,14 @@ class CheckedPhoto:
     format: str
     exif_date_taken: datetime | None
     exif_artist: str
+    # The decoded photo after EXIF orientation, only when photo_check(keep_image=True).
+    image: PIL.Image.Image | None = field(default=None, repr=False, compare=False)
 
 
-def photo_check(content: bytes) -> CheckedPhoto:
-    """Decode the whole photo once. Raises ImageCheckFailed with a reason code."""
+def photo_check(content: bytes, *, keep_image: bool = False) -> CheckedPhoto:
+    """Decode the whole photo once. Raises ImageCheckFailed with a reason code. With
+    keep_image, the decoded and oriented photo comes back in `image`, so a caller that
+    needs the pixels (a thumbnail, a hash) does not decode the bytes a second time."""
     if len(content) > settings.MAX_IMAGE_BYTES:
         raise ImageCheckFailed(
             ImageRejection.Reason.TOO_LARGE,
@@ -101,6 +105,8 @@ def photo_check(content: bytes) -> CheckedPhoto:
             with PIL.Image.open(io.BytesIO(content)) as photo:
                 photo.load()  # a truncated file fails here, not at open()
                 oriented = PIL.ImageOps.exif_transpose(photo) or photo
+                if keep_image and oriented is photo:
+                    oriented = photo.copy()  # closing `photo` below would empty it
                 width, height = oriented.size
                 image_format = photo.format or ""
                 exif = photo.getexif()
@@ -122,7 +128,9 @@ def photo_check(content: bytes) -> CheckedPhoto:
         except ValueError:
             date_taken = None
     artist = str(exif.get(EXIF_ARTIST, "")).strip() if exif else ""
-    return CheckedPhoto(width, height, image_format, date_taken, artist)
+    return CheckedPhoto(
+        width, height, image_format, date_taken, artist, image=oriented if keep_image else None
+    )
 
 
 def _reject(
@@ -134,6 +142,12 @@ def _reject(
     return IngestResult(rejection=rejection)
 
 
+def image_storage_name(project_id: int, checksum: str, suffix: str) -> str:
+    """A project's photo by its SHA-256, under a folder of its first byte. Relative to the
+    field's upload_to ("images/"), which Django puts in front when saving."""
+    return f"{project_id}/{checksum[:2]}/{checksum}{suffix}"
+
+
 def image_ingest(*, project: Project, content: bytes, meta: SourceMetadata) -> IngestResult:
     """Store one photo, or record why it was refused."""
     checksum = hashlib.sha256(content).hexdigest()
@@ -142,12 +156,6 @@ def image_ingest(*, project: Project, content: bytes, meta: SourceMetadata) -> I
         return _reject(
             project, meta, ImageRejection.Reason.DUPLICATE,
             f"same bytes as image {duplicate.id} ({duplicate.file_name})",
-def image_storage_name(project_id: int, checksum: str, suffix: str) -> str:
-    """A project's photo by its SHA-256, under a folder of its first byte. Relative to the
-    field's upload_to ("images/"), which Django puts in front when saving."""
-    return f"{project_id}/{checksum[:2]}/{checksum}{suffix}"
-
-
             checksum_sha256=checksum, duplicate_of=duplicate,
         )  # fmt: skip
     try:

@@ -278,3 +278,40 @@ def task_advance(*, task_id: int) -> None:
         return
     stages.rules_for(task.stage).on_task_complete(task)
 
+
+def tasks_post_many(
+    *, project: Project, stage: str, answers_needed: int, items: list[dict[str, Any]]
+) -> list[Task]:
+    """`task_post` for many tasks of one stage at once: one bulk insert for the tasks and one
+    for all their answer slots, in one transaction. Each item may name `image`, `category`,
+    `instance` (a model object or its id), `payload` and `priority`, as task_post takes
+    them. Returns the tasks, with their ids, in the order of `items`."""
+    stages.rules_for(stage)
+    if answers_needed < 1:
+        raise AnswerInvalid("a task needs at least one answer")
+    if not items:
+        return []
+
+    def task_of(item: dict[str, Any]) -> Task:
+        task = Task(
+            project=project,
+            stage=stage,
+            payload=item.get("payload") or {},
+            answers_needed=answers_needed,
+            priority=item.get("priority", 0),
+        )
+        for name in ("image", "category", "instance"):
+            value = item.get(name)
+            if isinstance(value, int):
+                setattr(task, f"{name}_id", value)
+            elif value is not None:
+                setattr(task, name, value)
+        return task
+
+    with transaction.atomic():
+        tasks = Task.objects.bulk_create([task_of(item) for item in items], batch_size=1000)
+        Assignment.objects.bulk_create(
+            [Assignment(task=task) for task in tasks for _ in range(answers_needed)],
+            batch_size=1000,
+        )
+    return tasks

@@ -199,26 +199,42 @@ def scatter_bins(scores: Iterable[WorkerScore], bins: int = 10) -> list[dict]:
 # Reads -----------------------------------------------------------------------------------
 
 
-def labeling_answers(*, project: Project) -> list[tuple[LabelingAnswer, str]]:
-    """The counted labeling answers of a project, each with its worker's role."""
+def _labeling_rows(project: Project) -> list[tuple[LabelingAnswer, str, str]]:
+    """The counted labeling answers of a project, each with its worker's role and name:
+    one query, no User or WorkerProfile objects (a worker without a profile annotates)."""
     rows = (
         Assignment.objects.filter(
             task__project=project,
             task__stage=Stage.LABELING,
             status=Assignment.Status.SUBMITTED,
+            worker__isnull=False,  # a submitted answer always has its worker
         )
-        .select_related("worker__profile")
         .order_by("id")
+        .values_list(
+            "id",
+            "task_id",
+            "worker_id",
+            "answer",
+            f"worker__{get_user_model().USERNAME_FIELD}",
+            "worker__profile__role",
+        )
     )
     out = []
-    for row in rows:
-        if row.worker_id is None:  # a submitted answer always has its worker
-            continue
-        profile = getattr(row.worker, "profile", None)
-        role = profile.role if profile else WorkerProfile.Role.ANNOTATOR
-        labels = frozenset(icon["id"] for icon in (row.answer or {}).get("categories", []))
-        out.append((LabelingAnswer(row.id, row.task_id, row.worker_id, labels), role))
+    for assignment_id, task_id, worker_id, answer, username, role in rows:
+        labels = frozenset(icon["id"] for icon in (answer or {}).get("categories", []))
+        out.append(
+            (
+                LabelingAnswer(assignment_id, task_id, worker_id, labels),
+                role or WorkerProfile.Role.ANNOTATOR,
+                username,
+            )
+        )
     return out
+
+
+def labeling_answers(*, project: Project) -> list[tuple[LabelingAnswer, str]]:
+    """The counted labeling answers of a project, each with its worker's role."""
+    return [(answer, role) for answer, role, _name in _labeling_rows(project)]
 
 
 def precision_line_of(project: Project) -> float | None:
@@ -227,16 +243,13 @@ def precision_line_of(project: Project) -> float | None:
 
 def labeling_quality_report(*, project: Project) -> dict:
     """Everything the admin's quality page shows, as plain data (JSON-ready)."""
-    rows = labeling_answers(project=project)
+    named_rows = _labeling_rows(project)
+    rows = [(answer, role) for answer, role, _name in named_rows]
     all_answers = [answer for answer, _role in rows]
     crowd = [answer for answer, role in rows if role != WorkerProfile.Role.EXPERT]
     experts = [answer for answer, role in rows if role == WorkerProfile.Role.EXPERT]
     scores = leave_one_out_scores(all_answers)
-    names = dict(
-        get_user_model()
-        .objects.filter(id__in=list(scores))
-        .values_list("id", get_user_model().USERNAME_FIELD)
-    )
+    names = {answer.worker_id: name for answer, _role, name in named_rows}
     roles = {answer.worker_id: role for answer, role in rows}
     line = precision_line_of(project)
 

@@ -34,7 +34,6 @@ import PIL.Image
 import PIL.ImageOps
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q, QuerySet
 
@@ -77,10 +76,29 @@ def setting(project: Project, key: str):  # type: ignore[no-untyped-def]
 
 
 # --- 2. query planning ----------------------------------------------------------------
-def queries_plan(*, project: Project, kinds: Sequence[str] = ("pair", "scene")) -> int:
+# The kinds of query planned from the taxonomy (the other kinds record a source run), and
+# the ones planned when none are named: single-category queries are the fallback.
+PLAN_KINDS: tuple[str, ...] = (
+    SearchQuery.Kind.PAIR.value,
+    SearchQuery.Kind.SCENE.value,
+    SearchQuery.Kind.SINGLE.value,
+)
+DEFAULT_PLAN_KINDS: tuple[str, ...] = (SearchQuery.Kind.PAIR.value, SearchQuery.Kind.SCENE.value)
+
+
+def plan_kinds_unknown(kinds: Iterable[str]) -> list[str]:
+    """The names in `kinds` that are not kinds of planned query, sorted."""
+    return sorted(set(kinds) - set(PLAN_KINDS))
+
+
+def queries_plan(*, project: Project, kinds: Sequence[str] = DEFAULT_PLAN_KINDS) -> int:
     """Add the object-pair and object-scene queries of the project's taxonomy to its plan
     (§2.3.2: "dog + car" finds non-iconic photos; "we also searched for scene/object
-    category pairs"). Planning twice adds nothing. Returns how many queries were added."""
+    category pairs"). Planning twice adds nothing. Returns how many queries were added.
+    A kind that is not one of PLAN_KINDS is a DomainError."""
+    unknown = plan_kinds_unknown(kinds)
+    if unknown:
+        raise DomainError(f"queries are planned by kind {', '.join(PLAN_KINDS)}, not {unknown}")
     categories = list(project.taxonomy.categories.order_by("coco_id"))
     planned: list[SearchQuery] = []
     if SearchQuery.Kind.PAIR in kinds:
@@ -248,6 +266,11 @@ def photo_thumbnail(content: bytes, size_px: int) -> tuple[bytes, str]:
     with PIL.Image.open(io.BytesIO(content)) as photo:
         oriented = PIL.ImageOps.exif_transpose(photo) or photo
         rgb = oriented.convert("RGB")
+    return _thumbnail_of(rgb, size_px)
+
+
+def _thumbnail_of(rgb: PIL.Image.Image, size_px: int) -> tuple[bytes, str]:
+    """`photo_thumbnail` of a photo already decoded, oriented and in RGB (shrunk in place)."""
     phash = str(imagehash.phash(rgb))
     rgb.thumbnail((size_px, size_px))
     buffer = io.BytesIO()
@@ -308,17 +331,27 @@ def candidate_offer(
         content = offer.fetch()
     except Exception as error:  # any source's read failure is recorded, the run goes on
         return _candidate_fail(candidate, f"download failed: {error}")
-    try:
-        checked = photo_check(content)
-        thumb, phash = photo_thumbnail(content, settings.COLLECTION_THUMBNAIL_PX)
-    except ImageCheckFailed as failure:
-        return _candidate_fail(candidate, f"{failure.reason}: {failure.detail}")
-    except (OSError, ValueError) as error:
-        return _candidate_fail(candidate, f"truncated: cannot make a thumbnail: {error}")
     checksum = hashlib.sha256(content).hexdigest()
     same_bytes = Candidate.objects.filter(project=project, checksum_sha256=checksum).first()
+    thumb = b""
+    if same_bytes is not None and same_bytes.phash and same_bytes.width and same_bytes.height:
+        # These bytes were decoded once already: their hash and size are known.
+        phash, width, height = same_bytes.phash, same_bytes.width, same_bytes.height
+    else:
+        try:
+            # One decode gives the checks, the hash and the thumbnail.
+            checked = photo_check(content, keep_image=True)
+            assert checked.image is not None
+            thumb, phash = _thumbnail_of(
+                checked.image.convert("RGB"), settings.COLLECTION_THUMBNAIL_PX
+            )
+        except ImageCheckFailed as failure:
+            return _candidate_fail(candidate, f"{failure.reason}: {failure.detail}")
+        except (OSError, ValueError) as error:
+            return _candidate_fail(candidate, f"truncated: cannot make a thumbnail: {error}")
+        width, height = checked.width, checked.height
     candidate.checksum_sha256, candidate.phash = checksum, phash
-    candidate.width, candidate.height = checked.width, checked.height
+    candidate.width, candidate.height = width, height
     if same_bytes is not None:
         candidate.status = Candidate.Status.DUPLICATE
         candidate.duplicate_of = same_bytes
@@ -357,9 +390,12 @@ def _candidate_save(candidate: Candidate, outcome: str) -> OfferOutcome:
 
 def thumbnail_for(candidate: Candidate) -> bytes:
     """The stored thumbnail; made once from the stored photo if it is missing."""
-    if candidate.thumbnail and default_storage.exists(str(candidate.thumbnail.name)):
-        with candidate.thumbnail.open("rb") as handle:
-            return handle.read()
+    if candidate.thumbnail:
+        try:  # one storage round trip, not an exists() check and then the read
+            with candidate.thumbnail.open("rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            pass  # lost from storage: made again below
     if not candidate.file:
         raise DomainError(f"candidate {candidate.id} has no stored photo")
     with candidate.file.open("rb") as handle:
@@ -371,6 +407,25 @@ def thumbnail_for(candidate: Candidate) -> bytes:
 
 
 # --- 4. near-duplicates ---------------------------------------------------------------
+class _UnionFind:
+    """Disjoint sets of ids (used for near-duplicate groups and split components). Joining
+    two sets makes the smaller root id the root of both, so a set's root is its lowest id."""
+
+    def __init__(self, ids: Iterable[int]) -> None:
+        self.parent = {i: i for i in ids}
+
+    def root(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    def join(self, first: int, second: int) -> None:
+        a, b = self.root(first), self.root(second)
+        self.parent[max(a, b)] = min(a, b)
+
+
 def near_duplicate_groups(hashes: Sequence[tuple[int, int]], max_distance: int) -> dict[int, int]:
     """Group ids whose 64-bit hashes differ in at most `max_distance` bits, transitively.
     Returns id -> the group's lowest id.
@@ -378,14 +433,8 @@ def near_duplicate_groups(hashes: Sequence[tuple[int, int]], max_distance: int) 
     Pigeonhole: split the hash into max_distance + 1 bands; two hashes within the distance
     agree exactly on at least one band, so only ids sharing a band value are compared.
     """
-    parent = {item_id: item_id for item_id, _ in hashes}
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = _UnionFind(item_id for item_id, _ in hashes)
+    root = sets.root  # bound once: this loop is the hot one
     bands = max(1, min(64, max_distance + 1))
     edges = [round(i * 64 / bands) for i in range(bands + 1)]
     value_of = dict(hashes)
@@ -401,8 +450,7 @@ def near_duplicate_groups(hashes: Sequence[tuple[int, int]], max_distance: int) 
                     if root(first) != root(second) and (
                         (value_of[first] ^ value_of[second]).bit_count() <= max_distance
                     ):
-                        a, b = root(first), root(second)
-                        parent[max(a, b)] = min(a, b)
+                        sets.join(first, second)
     return {item_id: root(item_id) for item_id, _ in hashes}
 
 
@@ -415,19 +463,23 @@ def near_duplicates_group(*, project: Project) -> int:
         Candidate.objects.filter(project=project)
         .exclude(phash="")
         .exclude(status=Candidate.Status.FAILED)
-        .values_list("id", "phash", "status")
+        .values_list("id", "phash", "status", "duplicate_group")
     )
     groups = near_duplicate_groups(
-        [(i, int(h, 16)) for i, h, _ in rows], setting(project, "collection_near_duplicate_bits")
+        [(i, int(h, 16)) for i, h, _, _ in rows],
+        setting(project, "collection_near_duplicate_bits"),
     )
     members: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for candidate_id, _, status in rows:
-        members[groups[candidate_id]].append((candidate_id, status))
+    regrouped: list[Candidate] = []
+    for candidate_id, _, status, stored_group in rows:
+        group = groups[candidate_id]
+        members[group].append((candidate_id, status))
+        if stored_group != group:
+            regrouped.append(Candidate(id=candidate_id, duplicate_group=group))
+    # One statement per 1000 changed rows, not one per group; unchanged rows are not written.
+    Candidate.objects.bulk_update(regrouped, ["duplicate_group"], batch_size=1000)
     removed = 0
-    for group, items in members.items():
-        Candidate.objects.filter(id__in=[i for i, _ in items]).exclude(
-            duplicate_group=group
-        ).update(duplicate_group=group)
+    for items in members.values():
         # The photo that stays: an accepted one, else one already in a grid, else the first.
         rank: dict[str, int] = {Candidate.Status.ACCEPTED: 0, Candidate.Status.IN_GRID: 1}
         keeper = min(items, key=lambda item: (rank.get(item[1], 2), item[0]))[0]
@@ -444,11 +496,15 @@ def near_duplicates_group(*, project: Project) -> int:
 
 
 # --- 5. filtering grids ---------------------------------------------------------------
-def grids_post(*, project: Project, include_partial: bool = True) -> list[Task]:
+def grids_post(
+    *, project: Project, include_partial: bool = True, group_duplicates: bool = True
+) -> list[Task]:
     """Put pooled candidates into grids of `collection_grid_size`, one task each, answered
-    by `collection_answers_per_grid` workers. Near-duplicates are removed first. A last,
+    by `collection_answers_per_grid` workers. Near-duplicates are removed first (pass
+    group_duplicates=False when the caller just ran `near_duplicates_group`). A last,
     smaller grid is posted only with include_partial."""
-    near_duplicates_group(project=project)
+    if group_duplicates:
+        near_duplicates_group(project=project)
     size = max(1, setting(project, "collection_grid_size"))
     answers = max(1, setting(project, "collection_answers_per_grid"))
     pooled = list(
@@ -542,8 +598,8 @@ def labeling_post_for(*, project: Project, candidate_ids: list[int]) -> None:
         return
     from annotation.stages.labeling import labeling_tasks_post
 
-    accepted = Image.objects.filter(
-        id__in=Candidate.objects.filter(id__in=candidate_ids).values("image_id")
+    accepted = Candidate.objects.filter(id__in=candidate_ids, image__isnull=False).values_list(
+        "image_id", flat=True
     )
     labeling_tasks_post(project=project, images=list(accepted))
 
@@ -627,14 +683,7 @@ def splits_for(items: Sequence[SplitItem], ratios: dict[str, float]) -> dict[int
     date taken"); a component with an assigned member joins that split, a new one goes to
     the split furthest below its share. Deterministic: components are taken largest first,
     ties by lowest image id; assigned images never move."""
-    parent = {item.image_id: item.image_id for item in items}
-
-    def root(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
+    sets = _UnionFind(item.image_id for item in items)
     first_with: dict[str, int] = {}
     for item in items:
         keys = []
@@ -643,12 +692,10 @@ def splits_for(items: Sequence[SplitItem], ratios: dict[str, float]) -> dict[int
         if item.duplicate_group is not None:
             keys.append(f"dup:{item.duplicate_group}")
         for key in keys:
-            other = first_with.setdefault(key, item.image_id)
-            a, b = root(other), root(item.image_id)
-            parent[max(a, b)] = min(a, b)
+            sets.join(first_with.setdefault(key, item.image_id), item.image_id)
     components: dict[int, list[SplitItem]] = defaultdict(list)
     for item in items:
-        components[root(item.image_id)].append(item)
+        components[sets.root(item.image_id)].append(item)
     counts = Counter(item.split for item in items if item.split)
     total = len(items)
     assigned: dict[int, str] = {}
@@ -681,6 +728,8 @@ def _photographer_day(photographer: str, date_taken: datetime | None) -> str | N
 @transaction.atomic
 def splits_assign(*, project: Project) -> int:
     """Assign train/val/test to every image of the project that has none. Returns how many."""
+    if not Image.objects.filter(project=project, split="").exists():
+        return 0  # nothing to assign: no need to lock the project's images
     images = list(
         Image.objects.select_for_update()
         .filter(project=project)
@@ -688,16 +737,12 @@ def splits_assign(*, project: Project) -> int:
     )
     if not any(split == "" for _, split, _, _ in images):
         return 0
-    linked = dict(
-        Candidate.objects.filter(project=project, image__isnull=False).values_list(
-            "image_id", "photographer_id"
-        )
-    )
-    groups = dict(
-        Candidate.objects.filter(project=project, image__isnull=False).values_list(
-            "image_id", "duplicate_group"
-        )
-    )
+    linked: dict[int, str] = {}
+    groups: dict[int, int | None] = {}
+    for image_id, photographer_id, group in Candidate.objects.filter(
+        project=project, image__isnull=False
+    ).values_list("image_id", "photographer_id", "duplicate_group"):
+        linked[image_id], groups[image_id] = photographer_id, group
     items = [
         SplitItem(
             image_id=image_id,

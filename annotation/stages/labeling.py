@@ -29,8 +29,6 @@ from annotation.stages import StageRules, register
 
 # Defaults; a project overrides them in `stage_settings`.
 ANSWERS_PER_IMAGE = 8  # thesis §2.4: "increased the number of annotators ... to eight"
-SPOTTING_ANSWERS_PER_TASK = 8
-SPOTTING_MAX_SPOTS = 10  # thesis §2.4.2: "at most 10 instances of a given category per image"
 
 
 def supercategories_of(project: Project) -> list[str]:
@@ -47,31 +45,39 @@ def supercategories_of(project: Project) -> list[str]:
 # 1. Tasks ------------------------------------------------------------------------------
 
 
-def labeling_tasks_post(*, project: Project, images: Iterable[Image] | None = None) -> list[Task]:
+def labeling_tasks_post(
+    *, project: Project, images: Iterable[Image | int] | None = None
+) -> list[Task]:
     """Post one labeling task per image that has none yet (all images of the project when
-    `images` is None). Posting twice posts nothing new."""
+    `images` is None; `images` may hold Image rows or their ids). Posting twice posts
+    nothing new. The tasks and their answer slots are inserted in bulk."""
     answers_needed = project_setting(project, "labeling_answers_per_image", ANSWERS_PER_IMAGE)
-    candidates = Image.objects.filter(project=project)
+    wanted = Image.objects.filter(project=project)
     if images is not None:
-        candidates = candidates.filter(id__in=[image.id for image in images])
+        wanted = wanted.filter(
+            id__in=[image if isinstance(image, int) else image.id for image in images]
+        )
     already = Task.objects.filter(project=project, stage=Stage.LABELING).exclude(
         status=Task.Status.CANCELLED
     )
-    candidates = candidates.exclude(id__in=already.values("image_id")).order_by("id")
-    supercategories = supercategories_of(project)
-    posted = []
     with transaction.atomic():
-        for image in candidates:
-            posted.append(
-                task_engine.task_post(
-                    project=project,
-                    stage=Stage.LABELING,
-                    answers_needed=answers_needed,
-                    image=image,
-                    payload={"supercategories": supercategories},
-                )
-            )
-    return posted
+        image_ids = list(
+            wanted.exclude(id__in=already.values("image_id"))
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
+        if not image_ids:
+            return []
+        supercategories = supercategories_of(project)
+        return task_engine.tasks_post_many(
+            project=project,
+            stage=Stage.LABELING,
+            answers_needed=answers_needed,
+            items=[
+                {"image": image_id, "payload": {"supercategories": supercategories}}
+                for image_id in image_ids
+            ],
+        )
 
 
 # 2. One worker's answer ----------------------------------------------------------------
@@ -181,6 +187,9 @@ def placed_positions(answers: Iterable[Assignment]) -> dict[int, list[dict]]:
 def on_labeling_complete(task: Task) -> None:
     """Record the present categories and post their spotting tasks. Idempotent: running it
     again (or after quality control replaced an answer) brings the presences up to date."""
+    # Imported here: spotting imports this module (position_in_image).
+    from annotation.stages.spotting import spotting_task_post
+
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))
@@ -216,20 +225,9 @@ def on_labeling_complete(task: Task) -> None:
             primed = [{"x": p["x"], "y": p["y"]} for p in where]
             spotting = presence.spotting_task
             if spotting is None:
-                presence.spotting_task = task_engine.task_post(
-                    project=project,
-                    stage=Stage.SPOTTING,
-                    answers_needed=project_setting(
-                        project, "spotting_answers_per_task", SPOTTING_ANSWERS_PER_TASK
-                    ),
-                    image=task.image,
-                    category=category,
-                    payload={
-                        "primed": primed,
-                        "max_spots": project_setting(
-                            project, "spotting_max_spots", SPOTTING_MAX_SPOTS
-                        ),
-                    },
+                assert task.image is not None  # a labeling task is posted with its image
+                presence.spotting_task = spotting_task_post(
+                    project=project, image=task.image, category=category, primed=primed
                 )
                 presence.save(update_fields=["spotting_task"])
             elif spotting.status == Task.Status.OPEN and spotting.payload.get("primed") != primed:
@@ -257,13 +255,6 @@ def _withdraw_unsupported(task: Task, still_present: set[int]) -> None:
             spotting.status = Task.Status.CANCELLED
             spotting.save(update_fields=["status"])
         presence.delete()
-
-
-def presences_for(image: Image) -> list[CategoryPresence]:
-    """The categories found present in an image, with their primed positions."""
-    return list(
-        CategoryPresence.objects.filter(image=image).select_related("category", "spotting_task")
-    )
 
 
 register(

@@ -1,9 +1,10 @@
 """Stage 3, instance spotting (thesis §2.4.2, appendix A Fig. A.3b), top to bottom.
 
-1. Tasks: one per (image, present category), posted by the labeling stage when it finds the
-   category present, primed with the labeling positions (`payload["primed"]`, shown as a
-   blinking icon) and with the cap on crosses (`payload["max_spots"]`, 10 by default).
-   8 workers answer each (`spotting_answers_per_task`).
+1. Tasks: one per (image, present category), posted by the labeling stage with
+   `spotting_task_post` when it finds the category present, primed with the labeling
+   positions (`payload["primed"]`, shown as a blinking icon) and with the cap on crosses
+   (`payload["max_spots"]`, 10 by default). 8 workers answer each
+   (`spotting_answers_per_task`).
 2. A worker places a cross on each instance, at most `max_spots`, or says there is none:
        {"spots": [{"x": px, "y": px}, ...]}   or   {"none": true}
    "There is none" is evidence that labeling gave a false positive.
@@ -22,11 +23,40 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from annotation.errors import AnswerInvalid
-from annotation.models import Assignment, Category, Image, Stage, Task
+from annotation.models import Assignment, Category, Image, Project, Stage, Task
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
+from annotation.services import task_engine
 from annotation.stages import StageRules, hand_on_after_commit, register
-from annotation.stages.labeling import SPOTTING_MAX_SPOTS, position_in_image
+from annotation.stages.labeling import position_in_image
+
+# Defaults; a project overrides them in `stage_settings`.
+SPOTTING_ANSWERS_PER_TASK = 8
+SPOTTING_MAX_SPOTS = 10  # thesis §2.4.2: "at most 10 instances of a given category per image"
+
+
+# 1. Tasks --------------------------------------------------------------------------------
+
+
+def spotting_task_post(
+    *, project: Project, image: Image, category: Category, primed: list[dict]
+) -> Task:
+    """Post the spotting task of one (image, present category), primed with the positions
+    labeling found (x, y only: spotting workers see where, not who) and with the cap on
+    crosses fixed now (`spotting_max_spots`), answered by `spotting_answers_per_task`."""
+    return task_engine.task_post(
+        project=project,
+        stage=Stage.SPOTTING,
+        answers_needed=project_setting(
+            project, "spotting_answers_per_task", SPOTTING_ANSWERS_PER_TASK
+        ),
+        image=image,
+        category=category,
+        payload={
+            "primed": primed,
+            "max_spots": project_setting(project, "spotting_max_spots", SPOTTING_MAX_SPOTS),
+        },
+    )
 
 
 def max_spots_for(task: Task) -> int:

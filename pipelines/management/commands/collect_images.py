@@ -25,9 +25,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--plan",
             nargs="?",
-            const="pair,scene",
+            const=",".join(collection.DEFAULT_PLAN_KINDS),
             metavar="KINDS",
-            help="Plan queries of these kinds (default pair,scene; single adds one per category)",
+            help=f"Plan queries of these kinds, of {','.join(collection.PLAN_KINDS)} (default "
+            f"{','.join(collection.DEFAULT_PLAN_KINDS)}; single adds one per category)",
         )
         parser.add_argument(
             "--fallback",
@@ -63,9 +64,10 @@ class Command(BaseCommand):
     def _run(self, project, options) -> None:  # type: ignore[no-untyped-def]
         if options["plan"]:
             kinds = [k.strip() for k in options["plan"].split(",") if k.strip()]
-            unknown = set(kinds) - {"pair", "scene", "single"}
+            unknown = collection.plan_kinds_unknown(kinds)
             if unknown:
-                raise CommandError(f"--plan takes pair, scene and single, not {sorted(unknown)}")
+                *first, last = collection.PLAN_KINDS
+                raise CommandError(f"--plan takes {', '.join(first)} and {last}, not {unknown}")
             added = collection.queries_plan(project=project, kinds=kinds)
             self.stdout.write(f"Planned {added} new quer{'y' if added == 1 else 'ies'}.")
         if options["fallback"]:
@@ -105,14 +107,15 @@ class Command(BaseCommand):
         if removed:
             self.stdout.write(f"Removed {removed} near-duplicate(s) from the pool.")
         if options["post_grids"]:
-            grids = collection.grids_post(project=project, include_partial=True)
+            # The pool was grouped just above: grouping again would find nothing new.
+            grids = collection.grids_post(
+                project=project, include_partial=True, group_duplicates=False
+            )
             self.stdout.write(f"Posted {len(grids)} filtering grid(s).")
 
     def _summary(self, project) -> None:  # type: ignore[no-untyped-def]
         s = collection.collection_summary(project=project)
-        fetched = sum(
-            s[status] for status in ("pooled", "in_grid", "accepted", "iconic", "duplicate")
-        )
+        fetched = sum(s[status] for status in collection.YIELDED)
         self.stdout.write(
             self.style.SUCCESS(
                 f"{project.name}: {s['queries_run']}/{s['queries']} queries run; "

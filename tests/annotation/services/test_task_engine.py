@@ -212,6 +212,64 @@ class TestSubmission:
         assert again is not None and again.task_id == task.id
 
 
+@pytest.mark.django_db
+class TestPostingMany:
+    def test_many_tasks_and_all_their_slots_are_two_inserts(
+        self, coco_project, choice_stage, django_assert_max_num_queries
+    ):
+        from annotation.models import Image
+
+        images = [
+            Image.objects.create(
+                project=coco_project,
+                file_name=f"{n}.jpg",
+                width=10,
+                height=10,
+                checksum_sha256=f"{n:064x}",
+                source=Image.Source.FOLDER,
+            )
+            for n in range(5)
+        ]
+        category = coco_project.taxonomy.categories.order_by("coco_id").first()
+        items = [
+            {"image": image if n % 2 else image.id, "payload": {"n": n}, "priority": -n}
+            for n, image in enumerate(images)
+        ]
+        items[0]["category"] = category
+        with django_assert_max_num_queries(4):  # savepoint, 2 inserts, release
+            tasks = task_engine.tasks_post_many(
+                project=coco_project, stage=Stage.LABELING, answers_needed=3, items=items
+            )
+        assert [t.image_id for t in tasks] == [i.id for i in images]
+        assert [t.payload for t in tasks] == [{"n": n} for n in range(5)]
+        assert [t.priority for t in tasks] == [0, -1, -2, -3, -4]
+        assert tasks[0].category_id == category.id and tasks[1].category_id is None
+        stored = Task.objects.filter(id__in=[t.id for t in tasks])
+        assert stored.count() == 5
+        assert {t.stage for t in stored} == {Stage.LABELING}
+        assert {t.status for t in stored} == {Task.Status.OPEN}
+        for task in stored:
+            assert task.answers_needed == 3
+            assert list(task.assignments.values_list("status", flat=True)) == ["free"] * 3
+
+    def test_the_same_rules_as_posting_one(self, coco_project, choice_stage):
+        with pytest.raises(StageNotAvailable):
+            task_engine.tasks_post_many(
+                project=coco_project, stage="dreaming", answers_needed=1, items=[{}]
+            )
+        with pytest.raises(AnswerInvalid):
+            task_engine.tasks_post_many(
+                project=coco_project, stage=Stage.LABELING, answers_needed=0, items=[{}]
+            )
+        assert (
+            task_engine.tasks_post_many(
+                project=coco_project, stage=Stage.LABELING, answers_needed=1, items=[]
+            )
+            == []
+        )
+        assert not Task.objects.exists()
+
+
 def run_concurrently(count: int, work) -> list:  # type: ignore[no-untyped-def]
     """Run `work(i)` in `count` threads released at the same moment; each thread has its
     own database connection, as concurrent web requests do."""

@@ -139,6 +139,29 @@ class TestOnRealAnswers:
             "recall": 1.0,
         }
 
+    def test_the_report_reads_answers_names_and_roles_in_one_query(
+        self, coco_project, make_worker, django_capture_on_commit_callbacks,
+        django_assert_num_queries,
+    ):  # fmt: skip
+        answer = place_each(coco_project)
+        task = post_labeling_task(coco_project, answers=3)
+        expert = make_worker(WorkerProfile.Role.EXPERT, "eve")
+        crowd = make_worker(username="carl")
+        no_profile = make_worker(username="nora")
+        for worker, labels in ((expert, [1]), (crowd, [1, 2]), (no_profile, [1])):
+            submit(task, worker, answer(labels), django_capture_on_commit_callbacks)
+        WorkerProfile.objects.filter(user=no_profile).delete()
+        with django_assert_num_queries(1):
+            report = worker_quality.labeling_quality_report(project=coco_project)
+        rows = {row["username"]: row for row in report["workers"]}
+        assert {name: row["role"] for name, row in rows.items()} == {
+            "eve": WorkerProfile.Role.EXPERT,
+            "carl": WorkerProfile.Role.ANNOTATOR,
+            "nora": WorkerProfile.Role.ANNOTATOR,
+        }
+        assert rows["nora"]["worker"] == no_profile.pk
+        assert [e["username"] for e in report["experts"]] == ["eve"]
+
     def test_the_precision_line_rejects_the_work_below_it_and_requeues_it(
         self, coco_project, make_worker, django_capture_on_commit_callbacks
     ):

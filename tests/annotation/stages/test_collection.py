@@ -56,6 +56,25 @@ def test_the_coco_plan_pairs_every_two_categories_and_every_category_with_every_
     assert collection.queries_plan(project=project) == 0, "planning twice adds nothing"
 
 
+def test_only_the_plan_kinds_are_planned(project):
+    from django.http import QueryDict
+
+    from annotation.admin_collection import run_action
+    from annotation.errors import DomainError
+
+    assert collection.PLAN_KINDS == ("pair", "scene", "single")
+    assert collection.DEFAULT_PLAN_KINDS == ("pair", "scene")
+    with pytest.raises(DomainError, match=r"pair, scene, single, not \['folder', 'pairs'\]"):
+        collection.queries_plan(project=project, kinds=["pair", "pairs", "folder"])
+    assert not SearchQuery.objects.exists(), "nothing is planned when a kind is unknown"
+    with pytest.raises(DomainError):
+        run_action(project, QueryDict("action=plan&kinds=pairs"))
+    assert run_action(project, QueryDict("action=plan")) == "Planned 3 new queries."
+    assert set(SearchQuery.objects.values_list("kind", flat=True)) == {"pair"}, (
+        "this taxonomy has no scenes"
+    )
+
+
 def test_single_category_queries_are_the_fallback_for_rare_categories(project):
     collection.queries_plan(project=project, kinds=["pair"])
     project.stage_settings = {"collection_fallback_min_yield": 3}
@@ -141,6 +160,91 @@ def test_a_failing_read_is_recorded_and_nothing_is_stored(project):
     assert not result.candidate.file
 
 
+def rotated_photo(seed: int) -> bytes:
+    """photo_bytes(seed) stored sideways with an EXIF orientation (6: rotate 90 degrees)."""
+    import io
+
+    import PIL.Image
+
+    photo = PIL.Image.open(io.BytesIO(photo_bytes(seed)))
+    exif = PIL.Image.Exif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    photo.save(buffer, "JPEG", quality=90, exif=exif.tobytes())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "size"),
+    [(photo_bytes(3), (96, 72)), (rotated_photo(4), (72, 96))],
+    ids=["plain", "exif-rotated"],
+)
+def test_an_offered_photo_is_decoded_once_for_its_checks_hash_and_thumbnail(
+    project, monkeypatch, settings, content, size
+):
+    import PIL.Image
+
+    expected_thumb, expected_phash = collection.photo_thumbnail(
+        content, settings.COLLECTION_THUMBNAIL_PX
+    )
+    opened = []
+    real_open = PIL.Image.open
+
+    def counting_open(*args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(args)
+        return real_open(*args, **kwargs)
+
+    monkeypatch.setattr(PIL.Image, "open", counting_open)
+    stored = add(project, 3, content=content)
+    assert len(opened) == 1
+    assert stored.phash == expected_phash
+    assert (stored.width, stored.height) == size
+    with stored.thumbnail.open("rb") as handle:
+        assert handle.read() == expected_thumb
+
+
+def test_the_same_bytes_again_are_a_duplicate_without_a_second_decode(project, monkeypatch):
+    first = add(project, 5)
+    monkeypatch.setattr(
+        collection, "photo_check", lambda *a, **k: pytest.fail("decoded the same bytes again")
+    )
+    twin = add(project, 5, ref="flickr:twin")
+    assert twin.status == Candidate.Status.DUPLICATE and twin.duplicate_of_id == first.id
+    assert twin.reason == f"same bytes as candidate {first.id}"
+    assert (twin.checksum_sha256, twin.phash, twin.width, twin.height) == (
+        first.checksum_sha256,
+        first.phash,
+        first.width,
+        first.height,
+    )
+    assert not twin.file and not twin.thumbnail
+
+
+def test_a_photo_that_cannot_be_decoded_keeps_no_checksum(project):
+    failed = add(project, 0, content=b"not a photo")
+    assert failed.status == Candidate.Status.FAILED and failed.checksum_sha256 == ""
+    assert failed.reason.startswith("not_an_image")
+    assert add(project, 0, content=b"not a photo", ref="again").status == "failed"
+
+
+def test_a_thumbnail_is_read_once_and_made_again_when_lost(project, monkeypatch):
+    stored = add(project, 6)
+    with stored.thumbnail.open("rb") as handle:
+        original = handle.read()
+    storage = stored.thumbnail.storage
+    monkeypatch.setattr(
+        storage, "exists", lambda name: pytest.fail("asked whether it exists before reading")
+    )
+    assert collection.thumbnail_for(Candidate.objects.get(id=stored.id)) == original
+    monkeypatch.undo()
+    storage.delete(stored.thumbnail.name)
+    again = collection.thumbnail_for(Candidate.objects.get(id=stored.id))
+    assert again[:2] == b"\xff\xd8", "a JPEG, made from the stored photo"
+    remade = Candidate.objects.get(id=stored.id)
+    assert remade.thumbnail.name.endswith(f"/thumbs/{stored.id}.jpg")
+    assert collection.thumbnail_for(remade) == again
+
+
 # --- near-duplicates ------------------------------------------------------------------
 def test_hashes_within_the_distance_group_transitively():
     a, b, c, far = 0, 0b111, 0b111111, (1 << 64) - 1  # a-b 3 bits, b-c 3 bits, a-c 6 bits
@@ -161,6 +265,32 @@ def test_a_resized_recompressed_copy_is_a_near_duplicate_and_leaves_the_pool(pro
     assert copy.status == Candidate.Status.DUPLICATE and copy.duplicate_of_id == first.id
     assert copy.duplicate_group == first.id
     assert other.status == Candidate.Status.POOLED and other.duplicate_group == other.id
+
+
+def test_regrouping_writes_only_the_changed_groups_in_one_statement(project):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ids = [add(project, seed).id for seed in range(6)]
+    copy = add(project, 101, content=near_copy(1))
+
+    def updates() -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            collection.near_duplicates_group(project=project)
+        return [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
+
+    first = updates()
+    grouping = [sql for sql in first if "duplicate_group" in sql and "CASE" in sql]
+    assert len(grouping) == 1, "every new group is written by one bulk statement"
+    assert dict(Candidate.objects.values_list("id", "duplicate_group")) == {
+        **{i: i for i in ids},
+        copy.id: ids[1],
+    }
+    assert updates() == [], "nothing changed, nothing written"
+    Candidate.objects.filter(id=ids[3]).update(duplicate_group=None)
+    (again,) = updates()
+    assert "duplicate_group" in again
+    assert Candidate.objects.get(id=ids[3]).duplicate_group == ids[3]
 
 
 def test_a_near_duplicate_of_a_photo_in_a_grid_is_not_posted(project):
@@ -347,6 +477,33 @@ def test_accepted_images_of_one_photographer_day_share_a_split(
         splits_by_owner.setdefault(owner, set()).add(split)
     assert all(len(s) == 1 for s in splits_by_owner.values())
     assert sorted(len(s) for s in splits_by_owner.values()) == [1, 1, 1]
+
+
+def test_splits_follow_the_candidates_and_nothing_is_locked_when_all_are_assigned(project):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def image(n: int, split: str = "") -> Image:
+        return Image.objects.create(
+            project=project, file_name=f"{n}.jpg", width=10, height=10, split=split,
+            checksum_sha256=f"{n:064x}", source=Image.Source.FLICKR,
+        )  # fmt: skip
+
+    old, twin, other = image(1, split="val"), image(2), image(3)
+    for n, (img, owner, group) in enumerate(
+        [(old, "a", 7), (twin, "b", 7), (other, "c", None)], start=1
+    ):
+        Candidate.objects.create(
+            project=project, source_ref=f"ref{n}", image=img, photographer_id=owner,
+            duplicate_group=group, status=Candidate.Status.ACCEPTED,
+        )  # fmt: skip
+    assert collection.splits_assign(project=project) == 2
+    twin.refresh_from_db()
+    assert twin.split == "val", "a near-duplicate joins its group's split"
+    with CaptureQueriesContext(connection) as captured:
+        assert collection.splits_assign(project=project) == 0
+    selects = [q["sql"] for q in captured.captured_queries if "SELECT" in q["sql"]]
+    assert len(selects) == 1 and "FOR UPDATE" not in selects[0]
 
 
 def test_the_grid_is_handed_out_by_the_task_engine(project, annotator):

@@ -76,6 +76,19 @@ class TestTasks:
         assert posted[0].assignments.count() == 8
         assert labeling_tasks_post(project=coco_project) == [], "posting again adds nothing"
 
+    def test_images_may_be_named_by_id_and_posting_is_a_fixed_number_of_queries(
+        self, coco_project, django_assert_max_num_queries
+    ):
+        images = [make_image(coco_project) for _ in range(20)]
+        with django_assert_max_num_queries(8):
+            posted = labeling_tasks_post(
+                project=coco_project, images=[i.id for i in images[:10]] + images[10:15]
+            )
+        assert [t.image_id for t in posted] == [i.id for i in images[:15]]
+        assert Assignment.objects.filter(task__in=posted).count() == 15 * 8
+        assert all(t.payload["supercategories"][0] == "person" for t in posted)
+        assert labeling_tasks_post(project=coco_project, images=[images[0].id]) == []
+
     def test_the_answers_per_image_come_from_the_project(self, coco_project):
         task = post_labeling_task(coco_project, answers=5)
         assert task.answers_needed == 5

@@ -38,6 +38,23 @@ def crosses(n: int) -> dict:
 
 
 @pytest.mark.django_db
+class TestTasks:
+    def test_a_task_is_posted_primed_with_the_project_numbers(self, coco_project):
+        from annotation.stages.spotting import spotting_task_post
+
+        dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
+        image = make_image(coco_project)
+        primed = [{"x": 1.0, "y": 2.0}]
+        task = spotting_task_post(project=coco_project, image=image, category=dog, primed=primed)
+        assert (task.stage, task.image_id, task.category_id) == (Stage.SPOTTING, image.id, dog.id)
+        assert task.answers_needed == 8 and task.assignments.count() == 8
+        assert task.payload == {"primed": primed, "max_spots": 10}
+        coco_project.stage_settings = {"spotting_answers_per_task": 2, "spotting_max_spots": 4}
+        again = spotting_task_post(project=coco_project, image=image, category=dog, primed=[])
+        assert again.answers_needed == 2 and again.payload == {"primed": [], "max_spots": 4}
+
+
+@pytest.mark.django_db
 class TestAnswerValidation:
     def test_crosses_are_cleaned(self, coco_project):
         task = post_spotting_task(coco_project)

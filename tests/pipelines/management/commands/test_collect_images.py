@@ -76,6 +76,29 @@ def test_a_folder_feeds_the_same_pool(project, tmp_path):
     assert "4 known" in out.getvalue(), "a second run reads nothing again"
 
 
+def test_post_grids_groups_the_near_duplicates_once(project, tmp_path, monkeypatch):
+    from annotation.stages import collection
+
+    for seed in range(3):
+        (tmp_path / f"{seed}.jpg").write_bytes(photo_bytes(seed))
+    (tmp_path / "copy.jpg").write_bytes(near_copy(0))
+    calls = []
+    original = collection.near_duplicates_group
+
+    def counted(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(collection, "near_duplicates_group", counted)
+    out = io.StringIO()
+    call_command("collect_images", "--project", "yard", "--folder", str(tmp_path),
+                 "--post-grids", "--no-progress", stdout=out)  # fmt: skip
+    assert len(calls) == 1
+    assert "Removed 1 near-duplicate(s) from the pool." in out.getvalue()
+    assert "Posted 1 filtering grid(s)." in out.getvalue()
+    assert Candidate.objects.filter(status="in_grid").count() == 3
+
+
 def test_a_bad_plan_kind_is_explained(project):
     with pytest.raises(CommandError, match="--plan takes pair, scene and single"):
         call_command("collect_images", "--project", "yard", "--plan", "pairs")
