@@ -357,7 +357,8 @@ def candidate_offer(
         candidate.duplicate_of = same_bytes
         candidate.reason = f"same bytes as candidate {same_bytes.id}"
         return _candidate_save(candidate, "duplicate")
-    folder = f"collection/{project.id}/{checksum[:2]}"
+    # Relative to the fields' upload_to ("collection/", "collection/thumbs/").
+    folder = f"{project.id}/{checksum[:2]}"
     suffix = "." + (checked.format or "img").lower().replace("jpeg", "jpg")
     candidate.file.save(f"{folder}/{checksum}{suffix}", ContentFile(content), save=False)
     candidate.thumbnail.save(
@@ -400,7 +401,9 @@ def thumbnail_for(candidate: Candidate) -> bytes:
         raise DomainError(f"candidate {candidate.id} has no stored photo")
     with candidate.file.open("rb") as handle:
         thumb, _ = photo_thumbnail(handle.read(), settings.COLLECTION_THUMBNAIL_PX)
-    name = f"collection/{candidate.project_id}/thumbs/{candidate.id}.jpg"
+    name = (
+        f"{candidate.project_id}/thumbs/{candidate.id}.jpg"  # under upload_to "collection/thumbs/"
+    )
     candidate.thumbnail.save(name, ContentFile(thumb), save=False)
     Candidate.objects.filter(id=candidate.id).update(thumbnail=candidate.thumbnail.name)
     return thumb

@@ -512,3 +512,12 @@ def test_the_grid_is_handed_out_by_the_task_engine(project, annotator):
     lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.COLLECTION)
     assert lease is not None and lease.task.stage == "collection"
     assert collection.collection_summary(project=project)["in_grid"] == 1
+
+
+def test_a_candidate_is_stored_once_under_the_collection_folders(project):
+    """Names are relative to the fields' upload_to: no collection/collection/ doubling."""
+    candidate = add(project, 41)
+    checksum = candidate.checksum_sha256
+    folder = f"{project.id}/{checksum[:2]}"
+    assert candidate.file.name.startswith(f"collection/{folder}/{checksum}")
+    assert candidate.thumbnail.name.startswith(f"collection/thumbs/{folder}/{checksum}_t")
