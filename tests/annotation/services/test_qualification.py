@@ -245,8 +245,8 @@ def test_reference_candidates_list_each_spotted_pair_once_in_image_order(
 
     capture = django_capture_on_commit_callbacks
     first, dog = spot_pair(coco_project, [[(20, 20), (60, 20)], [(25, 22)]], make_worker, capture)
-    second, cat = spot_pair(coco_project, [[(30, 30)]], make_worker, capture, coco_id=17)
-    _, dog_again = spot_pair(coco_project, [[(70, 40)]], make_worker, capture, image=second)
+    second, _ = spot_pair(coco_project, [[(30, 30)]], make_worker, capture, coco_id=17)
+    spot_pair(coco_project, [[(70, 40)]], make_worker, capture, image=second)
     qualification.reference_create(
         author=expert, image=first, category=dog, polygons=[[10, 10, 40, 10, 40, 40, 10, 40]]
     )
