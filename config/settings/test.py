@@ -33,8 +33,9 @@ else:
         tempfile.gettempdir(), "cocoforge-test.sqlite3"
     )
     os.environ.pop("REDIS_URL", None)
+# One folder per test process too: concurrent runs (CI beside a developer's) never share files.
 os.environ.setdefault(
-    "COCOFORGE_VAR_DIR", os.path.join(tempfile.gettempdir(), "cocoforge-test-var")
+    "COCOFORGE_VAR_DIR", os.path.join(tempfile.gettempdir(), f"cocoforge-test-var-{os.getpid()}")
 )
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment")
 # Tests that need task side effects run them in-process; the worker test sets its own.
