@@ -127,6 +127,7 @@ def yield_run() -> None:
     for _grid in grids:
         for worker in workers:
             lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.COLLECTION)
+            assert lease is not None, "a grid for every worker"
             ids = lease.task.payload["candidate_ids"]
             marked = [c for c in ids if truly_iconic[c] != (rng.random() < 0.1)]
             task_engine.assignment_submit(assignment_id=lease.id, worker=worker,

@@ -148,8 +148,8 @@ def run_db_seed(images: int, instances: int) -> dict:
     for first in range(1, instances + 1, batch):
         rows = []
         for annotation_id in range(first, min(first + batch, instances + 1)):
-            crowd = annotation_id % CROWD_EVERY == 0
-            if crowd:
+            is_crowd = annotation_id % CROWD_EVERY == 0
+            if is_crowd:
                 shape, segmentation = next(crowd_cycle)
             else:
                 shape = next(polygon_cycle)
@@ -157,7 +157,7 @@ def run_db_seed(images: int, instances: int) -> dict:
             rows.append(Annotation(
                 project=project, coco_id=annotation_id,
                 image_id=image_pks[(annotation_id * 7919) % images],
-                category_id=categories[shape["category_id"]], iscrowd=crowd,
+                category_id=categories[shape["category_id"]], iscrowd=is_crowd,
                 segmentation=segmentation, area=float(shape["area"]), bbox_xywh=shape["bbox"],
                 origin="import",
             ))  # fmt: skip

@@ -27,7 +27,6 @@ manifest and are not written.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -36,10 +35,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, BinaryIO
 
 import numpy as np
 
+orjson: ModuleType | None
 try:  # orjson encodes COCO entries about ten times faster than the json module
     import orjson
 except ImportError:  # pragma: no cover - the stdlib encoder is the fallback
@@ -115,7 +116,7 @@ def _public(entry: dict) -> dict:
 class _HashingWriter:
     """Buffered writer that hashes exactly the bytes written."""
 
-    def __init__(self, raw: io.BufferedWriter) -> None:
+    def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
         self.size = 0

@@ -9,7 +9,7 @@ when any problem is found (all or nothing).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from pipelines.coco.export import rle_counts_from_string
 
@@ -38,7 +38,7 @@ def _number(value: Any) -> bool:
     )
 
 
-def _whole(value: Any) -> bool:
+def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

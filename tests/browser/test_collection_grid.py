@@ -3,6 +3,8 @@ get the next grid; the votes decide which candidates become images."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from playwright.sync_api import expect
 
@@ -23,7 +25,7 @@ def pool_of(project, count: int) -> list[Candidate]:  # type: ignore[no-untyped-
         data = photo_bytes(seed)
         offer = CandidateOffer(
             source="flickr", source_ref=f"flickr:{seed}", file_name=f"{seed}.jpg",
-            fetch=lambda data=data: data, photographer=f"owner{seed}", photographer_id=f"owner{seed}",
+            fetch=functools.partial(bytes, data), photographer=f"owner{seed}", photographer_id=f"owner{seed}",
         )  # fmt: skip
         found.append(collection.candidate_offer(project=project, query=None, offer=offer).candidate)
     return found
