@@ -165,12 +165,6 @@ def _encode(value: Any, where: str) -> bytes:
     return data
 
 
-@dataclass
-class _Target:
-    path: Path
-    temp: Path
-
-
 def _temp_beside(path: Path) -> tuple[int, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
@@ -333,7 +327,8 @@ def rle_counts_from_string(counts: str | bytes) -> list[int]:
     ints); cocoforge stores the compressed string and expands it here on export, vectorised
     with numpy (a crowd region has thousands of runs), without decoding the mask's pixels.
     Each run is 5-bit groups, low first, 0x20 = more groups follow, 0x10 in the last group =
-    negative; from the third run on, a run is stored as the difference to the run two back."""
+    negative; from the fourth run on (maskApi.c: i > 2), a run is stored as the difference
+    to the run two back."""
     data = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
     if not data:
         return []
