@@ -16,7 +16,7 @@ It times generation + writing (+ checksum, fsync, rename) and reports the proces
 `db` seeds a scratch PostgreSQL database (cocoforge_bench_export on 127.0.0.1:5432, dropped at
 the end) with bulk_create (not annotation_record: seeding 250k rows one by one would take the
 benchmark's time, not the export's), then exports in a fresh child process through
-annotation.services.coco_io.instances_export (selectors with .iterator(chunk_size) -> writer)
+annotation.services.coco_export.instances_export (selectors with .iterator(chunk_size) -> writer)
 and reports that child's wall time and peak RSS. Extrapolate to full scale linearly (the
 export is one pass over both tables in id order; memory does not grow with the row count).
 """
@@ -168,7 +168,7 @@ def run_db_seed(images: int, instances: int) -> dict:
 def run_db_export(out_dir: Path) -> dict:
     _django(BENCH_DB)
     from annotation.models import Project
-    from annotation.services.coco_io import instances_export
+    from annotation.services.coco_export import instances_export
 
     project = Project.objects.get(name="bench export")
     start = time.perf_counter()

@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
 from annotation.models import ExportJob, Project
-from annotation.services.coco_io import EXPORT_KINDS, export_job_file, export_job_start
+from annotation.services.coco_export import EXPORT_KINDS
+from annotation.services.export_jobs import export_job_file, export_job_start
 
 
 class ExportStartSerializer(serializers.Serializer):

@@ -165,10 +165,23 @@ def _encode(value: Any, where: str) -> bytes:
     return data
 
 
+PARTIAL_PATTERN = ".*.part"  # the temporary files below, hidden, beside their target
+
+
 def _temp_beside(path: Path) -> tuple[int, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     return fd, Path(temp)
+
+
+def partial_files_remove(folder: Path | str) -> list[Path]:
+    """Remove the temporary files a writer killed mid-way (SIGKILL, power loss) left in
+    `folder`; a finished file is never one of them. Returns what was removed."""
+    removed = []
+    for temp in sorted(Path(folder).glob(PARTIAL_PATTERN)):
+        temp.unlink(missing_ok=True)
+        removed.append(temp)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:

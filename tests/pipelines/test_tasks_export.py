@@ -27,7 +27,9 @@ def test_a_job_runs_once_and_writes_its_files(coco_project, export_root):
         segmentation=[[1.0, 1.0, 9.0, 1.0, 9.0, 9.0]], area=32.0, bbox_xywh=[1.0, 1.0, 8.0, 8.0],
         origin="segmentation",
     )  # fmt: skip
-    job = ExportJob.objects.create(project=coco_project, kinds=["instances", "image-lists"])
+    job = ExportJob.objects.create(
+        project=coco_project, kinds=["instances", "image-lists"], include_unfinished=True
+    )
     assert run_export(job.id) == "done"
     job.refresh_from_db()
     assert (job.done_items, job.total_items) == (2, 2)
@@ -52,8 +54,12 @@ def test_a_failing_job_records_why(coco_project, export_root):
 def test_a_jobs_checksum_is_its_first_json_files(coco_project, export_root):
     meta = SourceMetadata(source="path", source_ref="/a.jpg", file_name="a.jpg")
     image_ingest(project=coco_project, content=jpeg_bytes(20, 20), meta=meta)
-    presence = ExportJob.objects.create(project=coco_project, kinds=["presence", "image-lists"])
-    lists = ExportJob.objects.create(project=coco_project, kinds=["image-lists"])
+    presence = ExportJob.objects.create(
+        project=coco_project, kinds=["presence", "image-lists"], include_unfinished=True
+    )
+    lists = ExportJob.objects.create(
+        project=coco_project, kinds=["image-lists"], include_unfinished=True
+    )
     assert run_export(presence.id) == run_export(lists.id) == "done"
     presence.refresh_from_db()
     lists.refresh_from_db()

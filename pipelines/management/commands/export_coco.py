@@ -4,7 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotation.errors import DomainError
-from annotation.services.coco_io import EXPORT_KINDS, RLE_FORMS, export_run, split_from_option
+from annotation.services.coco_entries import RLE_FORMS
+from annotation.services.coco_export import EXPORT_KINDS, export_run, split_from_option
 from pipelines.coco.export import ExportFailed
 from pipelines.management.cli import find_project
 
