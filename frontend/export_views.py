@@ -38,6 +38,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
             export_job_start(
                 project=project, split=request.POST.get("split", "all"),
                 kinds=request.POST.getlist("kinds"), created_by=cast(User, request.user),
+                include_unfinished=request.POST.get("include_unfinished") == "on",
             )  # fmt: skip
         except DomainError as failure:
             error = failure.reason
