@@ -71,9 +71,10 @@ class SearchQueryAdmin(admin.ModelAdmin):
             "project": project,
             "summary": collection.collection_summary(project=project) if project else None,
             "queries": (
-                collection.collection_queries_with_yield(project=project).order_by("-stored", "id")[
-                    :200
-                ]  # type: ignore[misc]
+                collection.collection_queries_with_yield(project=project).order_by(
+                    "-stored",  # type: ignore[misc]  # an annotation the plugin cannot see
+                    "id",
+                )[:200]
                 if project
                 else []
             ),

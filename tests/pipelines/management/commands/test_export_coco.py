@@ -94,6 +94,7 @@ def photo_in_pipeline(project, name: str, split: str, **task_states):  # type: i
     colour = tuple(int(hashlib.sha256(name.encode()).hexdigest()[i : i + 2], 16) for i in (0, 2, 4))
     meta = SourceMetadata(source="path", source_ref=f"/{name}", file_name=name)
     image = image_ingest(project=project, content=jpeg_bytes(40, 30, colour), meta=meta).image
+    assert image is not None
     image.split = split
     image.save(update_fields=["split"])
     for stage, status in task_states.items():
