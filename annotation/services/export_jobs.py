@@ -69,13 +69,20 @@ def export_job_start(
     return job
 
 
+def _stuck(older_than: timedelta) -> Q:
+    """Jobs `running` without a heartbeat for `older_than`: their worker died."""
+    cutoff = timezone.now() - older_than
+    return Q(status=ExportJob.Status.RUNNING) & (
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True)
+    )
+
+
 def _claim(job: ExportJob, folder: Path) -> int | None:
-    """Take the job for this worker: the attempt number, or None when it is done, failed or
-    running under a live worker."""
+    """Take the job for this worker: the attempt number, or None when it is done or running
+    under a live worker. A failed job is tried again, as a retried task asks."""
     now = timezone.now()
-    takeable = Q(status=ExportJob.Status.QUEUED) | Q(
-        Q(heartbeat_at__lt=now - stale_after()) | Q(heartbeat_at__isnull=True),
-        status=ExportJob.Status.RUNNING,
+    takeable = Q(status__in=[ExportJob.Status.QUEUED, ExportJob.Status.FAILED]) | _stuck(
+        stale_after()
     )
     claimed = (
         ExportJob.objects.filter(takeable, id=job.id, attempts=job.attempts)
@@ -141,21 +148,23 @@ def export_job_run(*, job_id: int) -> ExportJob:
 
 def export_jobs_recover(*, older_than: timedelta) -> list[int]:
     """Jobs a dead worker left behind: `running` without a heartbeat for `older_than`, or
-    `queued` for that long (a lost message). Each is queued again (after the commit), its
-    partial files removed; returns their ids. Cheap and idempotent when nothing is wrong."""
-    cutoff = timezone.now() - older_than
-    stuck = ExportJob.objects.filter(
-        Q(status=ExportJob.Status.RUNNING)
-        & (Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True))
-        | Q(status=ExportJob.Status.QUEUED, created_at__lt=cutoff)
-    ).values_list("id", "attempts", "folder")
+    `queued` for that long (a lost message; a re-queued job counts from its re-queueing).
+    Each is queued again (after the commit), its partial files removed; returns their ids.
+    Cheap and idempotent when nothing is wrong."""
+    now = timezone.now()
+    waited = Q(heartbeat_at__lt=now - older_than) | Q(
+        heartbeat_at__isnull=True, created_at__lt=now - older_than
+    )
+    left = _stuck(older_than) | (Q(status=ExportJob.Status.QUEUED) & waited)
     recovered = []
-    for job_id, attempts, folder in stuck:
-        requeued = ExportJob.objects.filter(
-            id=job_id,
-            attempts=attempts,
-            status__in=[ExportJob.Status.RUNNING, ExportJob.Status.QUEUED],
-        ).update(status=ExportJob.Status.QUEUED, done_items=0)
+    for job_id, attempts, folder in ExportJob.objects.filter(left).values_list(
+        "id", "attempts", "folder"
+    ):
+        # Conditions again in the UPDATE: a live worker may have saved a heartbeat since.
+        requeued = (
+            ExportJob.objects.filter(left, id=job_id, attempts=attempts)
+            .update(status=ExportJob.Status.QUEUED, done_items=0, heartbeat_at=now)
+        )  # fmt: skip
         if not requeued:
             continue  # a worker took it meanwhile
         if folder and Path(folder).is_dir():
