@@ -3,8 +3,11 @@ project made here gets its taxonomy the same way as one made with the CLI or the
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
@@ -89,7 +92,7 @@ class ProjectAdmin(admin.ModelAdmin):
                     description=data.get("description", ""),
                     template=data.get("template") or None,
                     categories=data.get("categories"),
-                    created_by=request.user,
+                    created_by=cast(User, request.user),  # the admin site requires staff
                 )
             except DomainError as error:
                 form.add_error(None, error.reason)
@@ -155,15 +158,14 @@ class InstanceAdmin(admin.ModelAdmin):
 class AssignmentInline(admin.TabularInline):
     model = Assignment
     extra = 0
-    fields = [
+    fields = readonly_fields = (
         "worker",
         "status",
         "lease_expires_at",
         "submitted_at",
         "time_spent_seconds",
         "expired_leases",
-    ]
-    readonly_fields = fields
+    )
 
 
 @admin.register(Task)

@@ -71,7 +71,10 @@ class SearchQueryAdmin(admin.ModelAdmin):
             "project": project,
             "summary": collection.collection_summary(project=project) if project else None,
             "queries": (
-                collection.queries_with_yield(project=project).order_by("-stored", "id")[:200]  # type: ignore[misc]
+                collection.collection_queries_with_yield(project=project).order_by(
+                    "-stored",  # type: ignore[misc]  # an annotation the plugin cannot see
+                    "id",
+                )[:200]
                 if project
                 else []
             ),
@@ -84,16 +87,18 @@ def run_action(project: Project, form) -> str:  # type: ignore[no-untyped-def]
     action = form.get("action")
     if action == "plan":
         kinds = form.getlist("kinds") or list(collection.DEFAULT_PLAN_KINDS)
-        return f"Planned {collection.queries_plan(project=project, kinds=kinds)} new queries."
+        return f"Planned {collection.collection_queries_plan(project=project, kinds=kinds)} new queries."
     if action == "fallback":
-        return f"Planned {collection.queries_plan_fallback(project=project)} fallback queries."
+        return f"Planned {collection.collection_queries_plan_fallback(project=project)} fallback queries."
     if action == "flickr":
         count = max(1, min(10_000, int(form.get("max_queries") or 10)))
         per_query = int(form.get("per_query") or 0) or None
         tasks_collection.collect_from_flickr.delay(project.id, count, per_query)
         return f"Fetching the next {count} queries from Flickr (a background task)."
     if action == "grids":
-        posted = collection.grids_post(project=project, include_partial=bool(form.get("partial")))
+        posted = collection.collection_grids_post(
+            project=project, include_partial=bool(form.get("partial"))
+        )
         return f"Posted {len(posted)} filtering grid(s)."
     raise ValueError(f"unknown action {action!r}")
 

@@ -15,10 +15,11 @@ class AnnotationAdmin(admin.ModelAdmin):
 
 @admin.register(ExportJob)
 class ExportJobAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "split", "kinds", "status", "done_items", "total_items",
-                    "created_at", "finished_at"]  # fmt: skip
+    list_display = ["id", "project", "split", "kinds", "include_unfinished", "status",
+                    "done_items", "total_items", "attempts", "created_at", "finished_at"]  # fmt: skip
     list_filter = ["project", "status"]
-    readonly_fields = ["created_at", "finished_at", "checksum_sha256", "files", "folder", "error"]
+    readonly_fields = ["created_at", "finished_at", "checksum_sha256", "files", "folder", "error",
+                       "heartbeat_at", "attempts"]  # fmt: skip
 
 
 @admin.register(ExportLicense)

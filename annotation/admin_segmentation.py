@@ -50,8 +50,7 @@ class ReferenceMaskAdmin(admin.ModelAdmin):
 class TrainingAttemptInline(admin.TabularInline):
     model = TrainingAttempt
     extra = 0
-    fields = ["reference", "iou", "threshold", "passed", "created_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("reference", "iou", "threshold", "passed", "created_at")
 
 
 @admin.register(Qualification)

@@ -20,4 +20,7 @@ def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
 
 
-__all__ = ["send_on_commit"]
+# An export job was queued (or recovered) and waits for a worker. Keyword: job_id.
+export_job_queued = Signal()
+
+__all__ = ["export_job_queued", "send_on_commit"]

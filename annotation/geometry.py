@@ -311,3 +311,28 @@ def covers_point(polygons: Sequence[Sequence[float]], x: float, y: float) -> boo
     """True when the outline covers the point (boundary included): a spot inside an existing
     mask is an object already segmented."""
     return OutlineShape(polygons).covers(x, y)
+
+
+def position_in_image(raw: dict, what: str, *, size: tuple[int, int] | None) -> tuple[float, float]:
+    """A point {"x": px, "y": px} inside an image of `size` (width, height; None: the task
+    has no image), rounded to 2 decimals, or AnswerInvalid saying why not (labeling's icons
+    and spotting's crosses)."""
+    if size is None:
+        raise AnswerInvalid("this task has no image to place anything on")
+    width, height = size
+    values = []
+    for axis in ("x", "y"):
+        value = raw.get(axis)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise AnswerInvalid(f"{what}: {axis} must be a number of pixels")
+        values.append(float(value))
+    x, y = values
+    if not (0 <= x <= width and 0 <= y <= height):
+        raise AnswerInvalid(
+            f"{what}: position ({x:g}, {y:g}) is outside the image ({width}x{height} pixels)"
+        )
+    return round(x, 2), round(y, 2)

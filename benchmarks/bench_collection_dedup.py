@@ -101,7 +101,7 @@ def yield_run() -> None:
     project = project_create(name="Yield run", categories=[{"name": n} for n in names])
     project.stage_settings = {"collection_per_page": 50, "collection_photos_per_query": 100}
     project.save()
-    collection.queries_plan(project=project, kinds=["pair"])
+    collection.collection_queries_plan(project=project, kinds=["pair"])
     rng = random.Random(11)
     with FlickrServer() as server:
         seed = 0
@@ -119,7 +119,7 @@ def yield_run() -> None:
         start = time.perf_counter()
         runs = flickr.queries_run(project=project, client=client, max_queries=100)
         fetch_seconds = time.perf_counter() - start
-    grids = collection.grids_post(project=project)
+    grids = collection.collection_grids_post(project=project)
     truly_iconic = {c: rng.random() < 0.3 for c in Candidate.objects.values_list("id", flat=True)}
     workers = [
         worker_create(username=f"w{i}", password="x" * 12, role="annotator") for i in range(3)
@@ -127,6 +127,7 @@ def yield_run() -> None:
     for _grid in grids:
         for worker in workers:
             lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.COLLECTION)
+            assert lease is not None, "a grid for every worker"
             ids = lease.task.payload["candidate_ids"]
             marked = [c for c in ids if truly_iconic[c] != (rng.random() < 0.1)]
             task_engine.assignment_submit(assignment_id=lease.id, worker=worker,

@@ -16,7 +16,7 @@ It times generation + writing (+ checksum, fsync, rename) and reports the proces
 `db` seeds a scratch PostgreSQL database (cocoforge_bench_export on 127.0.0.1:5432, dropped at
 the end) with bulk_create (not annotation_record: seeding 250k rows one by one would take the
 benchmark's time, not the export's), then exports in a fresh child process through
-annotation.services.coco_io.instances_export (selectors with .iterator(chunk_size) -> writer)
+annotation.services.coco_export.instances_export (selectors with .iterator(chunk_size) -> writer)
 and reports that child's wall time and peak RSS. Extrapolate to full scale linearly (the
 export is one pass over both tables in id order; memory does not grow with the row count).
 """
@@ -148,8 +148,8 @@ def run_db_seed(images: int, instances: int) -> dict:
     for first in range(1, instances + 1, batch):
         rows = []
         for annotation_id in range(first, min(first + batch, instances + 1)):
-            crowd = annotation_id % CROWD_EVERY == 0
-            if crowd:
+            is_crowd = annotation_id % CROWD_EVERY == 0
+            if is_crowd:
                 shape, segmentation = next(crowd_cycle)
             else:
                 shape = next(polygon_cycle)
@@ -157,7 +157,7 @@ def run_db_seed(images: int, instances: int) -> dict:
             rows.append(Annotation(
                 project=project, coco_id=annotation_id,
                 image_id=image_pks[(annotation_id * 7919) % images],
-                category_id=categories[shape["category_id"]], iscrowd=crowd,
+                category_id=categories[shape["category_id"]], iscrowd=is_crowd,
                 segmentation=segmentation, area=float(shape["area"]), bbox_xywh=shape["bbox"],
                 origin="import",
             ))  # fmt: skip
@@ -168,7 +168,7 @@ def run_db_seed(images: int, instances: int) -> dict:
 def run_db_export(out_dir: Path) -> dict:
     _django(BENCH_DB)
     from annotation.models import Project
-    from annotation.services.coco_io import instances_export
+    from annotation.services.coco_export import instances_export
 
     project = Project.objects.get(name="bench export")
     start = time.perf_counter()

@@ -126,7 +126,10 @@ def _detections(
     categories.extend(rng.integers(1, N_CATEGORIES + 1, size=n_random).tolist())
     # Detections near a ground truth tend to score higher, as a real detector's do.
     scores = np.round(
-        np.r_[rng.uniform(0.3, 1.0, len(boxes) - n_random), rng.uniform(0.0, 0.6, n_random)], 3
+        np.concatenate(
+            [rng.uniform(0.3, 1.0, len(boxes) - n_random), rng.uniform(0.0, 0.6, n_random)]
+        ),
+        3,
     )
     detections = []
     polygons = (

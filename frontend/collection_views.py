@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from annotation.errors import DomainError
 from annotation.models.collection import Candidate
-from annotation.stages.collection import thumbnail_for
+from annotation.stages.collection import collection_thumbnail_for
 
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 
@@ -46,7 +46,7 @@ def candidate_thumbnail(request: HttpRequest, candidate_id: int) -> HttpResponse
         response: HttpResponse = HttpResponseNotModified()
     else:
         try:
-            content = thumbnail_for(candidate)
+            content = collection_thumbnail_for(candidate)
         except DomainError as error:
             raise Http404(error.reason) from None
         response = HttpResponse(content, content_type="image/jpeg")

@@ -16,13 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 
 from annotation.errors import DomainError
 from annotation.models import ExportJob, Project
-from annotation.services.coco_io import (
-    EXPORT_KINDS,
-    export_job_file,
-    export_job_start,
-    split_from_option,
-)
+from annotation.services.coco_export import EXPORT_KINDS, split_from_option
 from annotation.services.dataset_stats import dataset_stats, stats_charts
+from annotation.services.export_jobs import export_job_file, export_job_start
 from frontend.access import require_admin
 
 SPLITS = ("all", "train", "val", "test", "unassigned")
@@ -42,6 +38,7 @@ def export_page(request: HttpRequest) -> HttpResponse:
             export_job_start(
                 project=project, split=request.POST.get("split", "all"),
                 kinds=request.POST.getlist("kinds"), created_by=cast(User, request.user),
+                include_unfinished=request.POST.get("include_unfinished") == "on",
             )  # fmt: skip
         except DomainError as failure:
             error = failure.reason

@@ -4,7 +4,10 @@ the REST API; `data-mode` tells it which of the three jobs it does."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -35,7 +38,10 @@ def segmentation_training(request: HttpRequest) -> HttpResponse:
     projects = [
         {
             "project": project,
-            "categories": qualification.training_categories(worker=request.user, project=project),
+            "categories": qualification.training_categories(
+                worker=cast(User, request.user),  # login_required
+                project=project,
+            ),
         }
         for project in Project.objects.order_by("name")
     ]

@@ -21,11 +21,11 @@ def collect_from_flickr(project_id: int, max_queries: int, per_query: int | None
         project=project, client=flickr.FlickrClient.from_settings(), max_queries=max_queries,
         limit=per_query,
     )  # fmt: skip
-    collection.grids_post(project=project, include_partial=False)
+    collection.collection_grids_post(project=project, include_partial=False)
     return {"queries": len(runs), "errors": sum(1 for run in runs if run.error)}
 
 
 @shared_task(acks_late=True)
 def post_collection_grids(project_id: int, include_partial: bool = True) -> int:
     project = Project.objects.get(id=project_id)
-    return len(collection.grids_post(project=project, include_partial=include_partial))
+    return len(collection.collection_grids_post(project=project, include_partial=include_partial))

@@ -1,15 +1,26 @@
 """Celery task of the COCO export (issue 7): thin, loads the job by id and runs it.
 
-Imported by annotation.services.coco_io.export_job_start (which queues it after commit)."""
+Queued by the receiver below when annotation.services.export_jobs sends export_job_queued
+(after the commit). It acknowledges late: a worker killed mid-export leaves the message to be
+delivered again, and export_job_run takes over a job whose worker died."""
 
 from __future__ import annotations
 
-from celery import shared_task
+from typing import Any
 
-from annotation.services.coco_io import export_job_run
+from celery import shared_task
+from django.dispatch import receiver
+
+from annotation.events import export_job_queued
+from annotation.services.export_jobs import export_job_run
 
 
 @shared_task(acks_late=True)
 def run_export(job_id: int) -> str:
-    """Run one export job; a finished or running job is left as it is."""
+    """Run one export job; a finished job, or one a live worker runs, is left as it is."""
     return export_job_run(job_id=job_id).status
+
+
+@receiver(export_job_queued)
+def queue_export(sender: Any, *, job_id: int, **kwargs: Any) -> None:
+    run_export.delay(job_id)

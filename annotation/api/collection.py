@@ -59,7 +59,7 @@ class CollectionQueryListApi(generics.ListAPIView):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         project = get_object_or_404(Project, pk=self.kwargs["pk"])
-        queryset = collection.queries_with_yield(project=project).order_by("id")
+        queryset = collection.collection_queries_with_yield(project=project).order_by("id")
         kind = self.request.query_params.get("kind")
         return queryset.filter(kind=kind) if kind else queryset
 
@@ -72,9 +72,11 @@ class CollectionPlanApi(APIView):
         project = get_object_or_404(Project, pk=pk)
         form = PlanRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        added = collection.queries_plan(project=project, kinds=form.validated_data["kinds"])
+        added = collection.collection_queries_plan(
+            project=project, kinds=form.validated_data["kinds"]
+        )
         if form.validated_data["fallback"]:
-            added += collection.queries_plan_fallback(project=project)
+            added += collection.collection_queries_plan_fallback(project=project)
         return Response({"added": added})
 
 
@@ -87,7 +89,7 @@ class CollectionGridsApi(APIView):
         project = get_object_or_404(Project, pk=pk)
         form = GridsRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        grids = collection.grids_post(
+        grids = collection.collection_grids_post(
             project=project, include_partial=form.validated_data["include_partial"]
         )
         return Response({"posted": len(grids), "task_ids": [g.id for g in grids]})

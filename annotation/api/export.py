@@ -16,7 +16,8 @@ from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
 from annotation.models import ExportJob, Project
-from annotation.services.coco_io import EXPORT_KINDS, export_job_file, export_job_start
+from annotation.services.coco_export import EXPORT_KINDS
+from annotation.services.export_jobs import export_job_file, export_job_start
 
 
 class ExportStartSerializer(serializers.Serializer):
@@ -24,6 +25,11 @@ class ExportStartSerializer(serializers.Serializer):
     split = serializers.CharField(default="all")
     kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=EXPORT_KINDS), default=["instances"]
+    )
+    include_unfinished = serializers.BooleanField(
+        default=False,
+        help_text="Also export images whose annotation is not finished (left out by default; "
+        "the instances manifest lists them)",
     )
 
 
@@ -33,6 +39,7 @@ def export_job_json(job: ExportJob) -> dict:
         "project": job.project_id,
         "split": job.split or "all",
         "kinds": job.kinds,
+        "include_unfinished": job.include_unfinished,
         "status": job.status,
         "progress": round(job.progress, 4),
         "done_items": job.done_items,
@@ -49,7 +56,8 @@ def export_job_json(job: ExportJob) -> dict:
 
 
 class ExportStartApi(APIView):
-    """POST {"project": id, "split": "val"|"all"|..., "kinds": ["instances", ...]} -> 202."""
+    """POST {"project": id, "split": "val"|"all"|..., "kinds": ["instances", ...],
+    "include_unfinished": false} -> 202."""
 
     permission_classes = [IsAdminRole]
 
@@ -61,6 +69,7 @@ class ExportStartApi(APIView):
         job = export_job_start(
             project=project, split=data.validated_data["split"],
             kinds=data.validated_data["kinds"], created_by=cast(User, request.user),
+            include_unfinished=data.validated_data["include_unfinished"],
         )  # fmt: skip
         return Response(export_job_json(job), status=status.HTTP_202_ACCEPTED)
 

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from annotation.api.labeling import category_icon
 from annotation.api.permissions import IsAdminRole
+from annotation.api.views import signed_in
 from annotation.models import Category, Image, Project
 from annotation.models.segmentation import ReferenceMask
 from annotation.selectors.projects import category_by_coco_id
@@ -79,7 +80,7 @@ class TrainingCategoriesApi(APIView):
         return Response(
             {
                 "categories": qualification.training_categories(
-                    worker=request.user, project=project
+                    worker=signed_in(request), project=project
                 ),
                 "threshold": qualification.qualification_threshold(project),
             }
@@ -101,7 +102,9 @@ class TrainingNextApi(APIView):
         data = TrainingNextInput(data=request.data)
         data.is_valid(raise_exception=True)
         category = category_by_coco_id(project, data.validated_data["category"])
-        reference = qualification.training_reference_next(worker=request.user, category=category)
+        reference = qualification.training_reference_next(
+            worker=signed_in(request), category=category
+        )
         return Response(
             {
                 "reference": reference.id,
@@ -125,7 +128,7 @@ class TrainingAttemptApi(APIView):
         data = OutlineInput(data=request.data)
         data.is_valid(raise_exception=True)
         feedback = qualification.training_attempt_submit(
-            worker=request.user, reference_id=pk, polygons=data.validated_data["polygons"]
+            worker=signed_in(request), reference_id=pk, polygons=data.validated_data["polygons"]
         )
         return Response(feedback)
 
@@ -152,7 +155,7 @@ class ReferenceCreateApi(APIView):
         category = category_by_coco_id(image.project, data.validated_data["category"])
         spot = data.validated_data.get("spot") or {}
         reference = qualification.reference_create(
-            author=request.user,
+            author=signed_in(request),
             image=image,
             category=category,
             polygons=data.validated_data["polygons"],

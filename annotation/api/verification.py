@@ -19,6 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
+from annotation.api.views import signed_in
 from annotation.errors import NotFound
 from annotation.models import Image, Project
 from annotation.models.segmentation import Segmentation
@@ -134,7 +135,7 @@ class GoldCreateApi(APIView):
                 Segmentation.objects.select_related("image__project"), pk=fields["segmentation"]
             )
             gold = verification.gold_from_segmentation(
-                author=request.user, segmentation=segmentation
+                author=signed_in(request), segmentation=segmentation
             )
         else:
             missing = [k for k in ("image", "category", "polygons") if k not in fields]
@@ -145,7 +146,10 @@ class GoldCreateApi(APIView):
             image = get_object_or_404(Image.objects.select_related("project"), pk=fields["image"])
             category = category_by_coco_id(image.project, fields["category"])
             gold = verification.gold_create(
-                author=request.user, image=image, category=category, polygons=fields["polygons"]
+                author=signed_in(request),
+                image=image,
+                category=category,
+                polygons=fields["polygons"],
             )
         return Response(
             {"id": gold.id, "source": gold.source, "area": gold.area},

@@ -23,6 +23,7 @@ from annotation.services import task_engine
 from annotation.services.images import SourceMetadata, image_ingest
 from annotation.services.people import profile_for
 from annotation.services.projects import project_create
+from annotation.stages.collection import collection_splits_assign
 
 
 def signed_in(request: Request) -> User:
@@ -130,7 +131,12 @@ class ProjectImageListApi(generics.ListAPIView):
                 if rejection.reason == "duplicate"
                 else status.HTTP_400_BAD_REQUEST,
             )
-        return Response(s.ImageSerializer(result.image).data, status=status.HTTP_201_CREATED)
+        image = result.image
+        assert image is not None  # stored when not rejected
+        # Every image needs a split, with collection's grouping (§2.6).
+        collection_splits_assign(project=project)
+        image.refresh_from_db(fields=["split"])
+        return Response(s.ImageSerializer(image).data, status=status.HTTP_201_CREATED)
 
 
 class TaskNextApi(APIView):

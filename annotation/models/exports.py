@@ -60,6 +60,14 @@ class ExportJob(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Issue 12: by default only images whose annotation is finished are exported.
+    include_unfinished = models.BooleanField(
+        default=False, help_text="Also export images whose annotation is not finished"
+    )
+    # Issue 17: the worker running the job saves this as it goes; a `running` job whose
+    # heartbeat is old lost its worker and is run again (export_jobs_recover).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker started it")
 
     class Meta:
         ordering = ["-id"]

@@ -35,7 +35,7 @@ class Image(models.Model):
     license_url = models.URLField(max_length=500, blank=True)
     split = models.CharField(max_length=5, choices=Split.choices, default=Split.NONE, blank=True)
     # The exported image id: kept from an imported COCO file, else given once at the first
-    # export (annotation.services.coco_io.image_ids_assign) and never changed.
+    # export (annotation.services.coco_export.image_ids_assign) and never changed.
     coco_id = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -28,7 +28,7 @@ from django.db.models import Count
 
 from annotation.coco_taxonomy import COCO_TEMPLATE_SLUG
 from annotation.models import Annotation, Image, Project, Taxonomy
-from annotation.services.coco_io import export_categories, split_filter
+from annotation.selectors.coco_export import export_categories, split_filter
 
 SMALL_MAX = 32**2
 MEDIUM_MAX = 96**2

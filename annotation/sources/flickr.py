@@ -347,7 +347,7 @@ def query_run(
             if query.offered >= limit:
                 whole_page = False  # the rest of this page is fetched by a later, larger run
                 break
-            outcome = collection.candidate_offer(
+            outcome = collection.collection_candidate_offer(
                 project=project, query=query, offer=offer_for(photo, client)
             )
             run.count(outcome.outcome)

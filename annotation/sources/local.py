@@ -105,7 +105,9 @@ def source_run(
     query, _ = SearchQuery.objects.get_or_create(project=project, kind=kind, text=location[:500])
     run = SourceRun(query=query)
     for offer in offers:
-        outcome = collection.candidate_offer(project=project, query=query, offer=offer).outcome
+        outcome = collection.collection_candidate_offer(
+            project=project, query=query, offer=offer
+        ).outcome
         run.outcomes[outcome] = run.outcomes.get(outcome, 0) + 1
         if outcome != "known":
             query.offered += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -39,7 +39,6 @@ class StageRules:
     # Shown on the annotator's home page: the page a worker opens to do this stage's work.
     tool_url_name: str | None = None
     description: str = ""
-    extra: dict = field(default_factory=dict)
 
 
 _registry: dict[str, StageRules] = {}

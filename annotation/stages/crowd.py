@@ -164,7 +164,9 @@ def validate_painting(task: Task, answer: Any) -> dict:
         raise AnswerInvalid("send exactly one of: a painting (png or rle) or 'nothing left'")
     if kinds[0] == "none_left":
         return {"none_left": True}
-    height, width = task.image.height, task.image.width
+    image = task.image
+    assert image is not None  # a painting task is about one image
+    height, width = image.height, image.width
     if kinds[0] == "png":
         mask = _mask_from_png(answer["png"])
         if mask.shape != (height, width):
@@ -175,7 +177,7 @@ def validate_painting(task: Task, answer: Any) -> dict:
     else:
         region = _region_of(_rle_from_answer(answer["rle"], height, width))
     if region["area"] == 0:
-        name = task.category.name if task.category_id else "object"
+        name = task.category.name if task.category else "object"
         raise AnswerInvalid(
             f"nothing is painted: paint the remaining {name} pixels, or say nothing is left"
         )
@@ -198,13 +200,16 @@ def on_painting_complete(task: Task) -> None:
         assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
         if assignment is None:
             return
-        answer = assignment.answer
+        image, category, worker_id = task.image, task.category, assignment.worker_id
+        # A painting task is about one (image, category); a submitted answer has a worker.
+        assert image is not None and category is not None and worker_id is not None
+        answer = assignment.answer or {}
         annotation = None
         if "rle" in answer:
             annotation = annotation_record(
                 project=task.project,
-                image=task.image,
-                category=task.category,
+                image=image,
+                category=category,
                 segmentation=answer["rle"],
                 area=answer["area"],
                 bbox_xywh=answer["bbox_xywh"],
@@ -214,7 +219,7 @@ def on_painting_complete(task: Task) -> None:
         CrowdPainting.objects.create(
             task=task,
             assignment=assignment,
-            worker_id=assignment.worker_id,
+            worker_id=worker_id,
             annotation=annotation,
             area=answer.get("area", 0),
             seconds=assignment.time_spent_seconds,

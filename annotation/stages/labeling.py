@@ -14,18 +14,19 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
 
+from annotation import geometry
 from annotation.errors import AnswerInvalid
 from annotation.models import Assignment, Category, Image, Project, Stage, Task
 from annotation.models.labeling import CategoryPresence
 from annotation.models.projects import project_setting
 from annotation.services import task_engine
 from annotation.stages import StageRules, register
+from annotation.stages.spotting import spotting_task_post
 
 # Defaults; a project overrides them in `stage_settings`.
 ANSWERS_PER_IMAGE = 8  # thesis §2.4: "increased the number of annotators ... to eight"
@@ -83,29 +84,6 @@ def labeling_tasks_post(
 # 2. One worker's answer ----------------------------------------------------------------
 
 
-def position_in_image(image: Image | None, raw: dict, what: str) -> tuple[float, float]:
-    """A point in image pixels, or AnswerInvalid saying why not (shared with spotting)."""
-    if image is None:
-        raise AnswerInvalid("this task has no image to place anything on")
-    values = []
-    for axis in ("x", "y"):
-        value = raw.get(axis)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
-            raise AnswerInvalid(f"{what}: {axis} must be a number of pixels")
-        values.append(float(value))
-    x, y = values
-    if not (0 <= x <= image.width and 0 <= y <= image.height):
-        raise AnswerInvalid(
-            f"{what}: position ({x:g}, {y:g}) is outside the image "
-            f"({image.width}x{image.height} pixels)"
-        )
-    return round(x, 2), round(y, 2)
-
-
 def validate_labeling_answer(task: Task, answer: Any) -> dict:
     """Check one worker's answer against the project's taxonomy and the image."""
     if not isinstance(answer, dict):
@@ -133,6 +111,7 @@ def validate_labeling_answer(task: Task, answer: Any) -> dict:
         raise AnswerInvalid("categories must be a list of icons placed on the image")
     cleaned: list[dict] = []
     seen: set[int] = set()
+    size = (task.image.width, task.image.height) if task.image else None
     for number, entry in enumerate(placed, start=1):
         if not isinstance(entry, dict):
             raise AnswerInvalid(f"icon #{number}: expected an object with id, x and y")
@@ -149,7 +128,7 @@ def validate_labeling_answer(task: Task, answer: Any) -> dict:
             raise AnswerInvalid(
                 f"{category.name} is placed, but {category.supercategory} was answered 'no'"
             )
-        x, y = position_in_image(task.image, entry, category.name)
+        x, y = geometry.position_in_image(entry, category.name, size=size)
         seen.add(category_id)
         cleaned.append({"id": category_id, "x": x, "y": y})
 
@@ -187,9 +166,6 @@ def placed_positions(answers: Iterable[Assignment]) -> dict[int, list[dict]]:
 def on_labeling_complete(task: Task) -> None:
     """Record the present categories and post their spotting tasks. Idempotent: running it
     again (or after quality control replaced an answer) brings the presences up to date."""
-    # Imported here: spotting imports this module (position_in_image).
-    from annotation.stages.spotting import spotting_task_post
-
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))

@@ -180,11 +180,11 @@ def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
         .distinct()
         .order_by("image_id", "category_id")
     )
-    pairs = list(pairs)
-    images = Image.objects.select_related("project").in_bulk({image for image, _ in pairs})
-    categories = Category.objects.in_bulk({category for _, category in pairs})
+    pair_list = list(pairs)
+    images = Image.objects.select_related("project").in_bulk({image for image, _ in pair_list})
+    categories = Category.objects.in_bulk({category for _, category in pair_list})
     posted = 0
-    for image_id, category_id in pairs:
+    for image_id, category_id in pair_list:
         task = segmentation_post_next(image=images[image_id], category=categories[category_id])
         posted += task is not None
     return posted
@@ -239,7 +239,9 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
             "send exactly one of: an outline, 'there is no such object' or "
             "'all instances are already segmented'"
         )
-    name = task.category.name if task.category_id else "object"
+    name = task.category.name if task.category else "object"
+    image = task.image
+    assert image is not None  # a segmentation task is about one image
     if kinds[0] == "no_such_object":
         return {"no_such_object": True, **effort}
     if kinds[0] == "all_segmented":
@@ -247,8 +249,8 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
     project = task.project
     outline = geometry.normalise_polygons(
         answer["polygons"],
-        width=task.image.width,
-        height=task.image.height,
+        width=image.width,
+        height=image.height,
         max_vertices=project_setting(project, "segmentation_max_vertices", geometry.MAX_VERTICES),
         min_area=project_setting(project, "segmentation_min_area", geometry.MIN_AREA_PX),
     )
@@ -283,16 +285,21 @@ def on_segmentation_complete(task: Task) -> None:
         assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
         if assignment is None:
             return
-        answer = assignment.answer
+        image, category, worker_id = task.image, task.category, assignment.worker_id
+        instance_id = task.instance_id
+        # A segmentation task is about one instance; a submitted answer has a worker.
+        assert image is not None and category is not None
+        assert instance_id is not None and worker_id is not None
+        answer = assignment.answer or {}
         if "polygons" in answer:
             Segmentation.objects.get_or_create(
                 assignment=assignment,
                 defaults={
                     "task": task,
-                    "instance_id": task.instance_id,
-                    "image_id": task.image_id,
-                    "category_id": task.category_id,
-                    "worker_id": assignment.worker_id,
+                    "instance_id": instance_id,
+                    "image": image,
+                    "category": category,
+                    "worker_id": worker_id,
                     "polygons": answer["polygons"],
                     "area": answer["area"],
                     "bbox_xywh": answer["bbox_xywh"],
@@ -308,13 +315,13 @@ def on_segmentation_complete(task: Task) -> None:
         else:
             outcome = "all_segmented"
             _stop(
-                _progress_locked(task.image, task.category),
+                _progress_locked(image, category),
                 SegmentationProgress.State.DONE,
                 "a worker said all instances are already segmented",
             )
         task.result = {"outcome": outcome, "worker": assignment.worker_id}
         task.save(update_fields=["result"])
-        segmentation_post_next(image=task.image, category=task.category)
+        segmentation_post_next(image=image, category=category)
         if outcome == "segmented":
             hand_on_after_commit(
                 Stage.VERIFICATION, "post_verification_grids", project_id=task.project_id
@@ -327,8 +334,8 @@ def effort_summary(tasks: QuerySet[Task]) -> dict:
         Segmentation.objects.filter(task__in=tasks).values_list("seconds", "vertices", "edits")
     )
 
-    def median(values: list[float]) -> float | None:
-        values = sorted(v for v in values if v is not None and not math.isnan(v))
+    def median(column: list[float | None]) -> float | None:
+        values = sorted(v for v in column if v is not None and not math.isnan(v))
         if not values:
             return None
         middle = len(values) // 2

@@ -22,13 +22,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
+from annotation import geometry
 from annotation.errors import AnswerInvalid
 from annotation.models import Assignment, Category, Image, Project, Stage, Task
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
 from annotation.services import task_engine
 from annotation.stages import StageRules, hand_on_after_commit, register
-from annotation.stages.labeling import position_in_image
 
 # Defaults; a project overrides them in `stage_settings`.
 SPOTTING_ANSWERS_PER_TASK = 8
@@ -91,10 +91,11 @@ def validate_spotting_answer(task: Task, answer: Any) -> dict:
     if len(spots) > cap:
         raise AnswerInvalid(f"at most {cap} crosses per task ({len(spots)} were sent)")
     cleaned = []
+    size = (task.image.width, task.image.height) if task.image else None
     for number, spot in enumerate(spots, start=1):
         if not isinstance(spot, dict):
             raise AnswerInvalid(f"cross #{number}: expected an object with x and y")
-        x, y = position_in_image(task.image, spot, f"cross #{number}")
+        x, y = geometry.position_in_image(spot, f"cross #{number}", size=size)
         cleaned.append({"x": x, "y": y})
     return {"none": False, "spots": cleaned}
 

@@ -368,7 +368,9 @@ def validate_grid_answer(task: Task, answer: Any) -> dict:
 
 def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> GridOutcome:
     """Record an answer's votes; void (uncounted) when it missed the gold."""
-    poor = set(assignment.answer.get("poor", []))
+    worker_id = assignment.worker_id
+    assert worker_id is not None  # a submitted answer has a worker
+    poor = set((assignment.answer or {}).get("poor", []))
     gold = [cell for cell in cells if cell.is_gold]
     caught = sum(cell.cell_id in poor for cell in gold)
     needed = min(
@@ -378,7 +380,7 @@ def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> 
     outcome = GridOutcome.objects.create(
         task=task,
         assignment=assignment,
-        worker_id=assignment.worker_id,
+        worker_id=worker_id,
         gold_caught=caught,
         gold_shown=len(gold),
         passed=passed,
@@ -387,13 +389,13 @@ def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> 
         VerificationVote(
             cell=cell,
             assignment=assignment,
-            segmentation_id=cell.segmentation_id,
-            worker_id=assignment.worker_id,
+            segmentation_id=segmentation_id,
+            worker_id=worker_id,
             good=cell.cell_id not in poor,
             counted=passed,
         )
         for cell in cells
-        if not cell.is_gold
+        if (segmentation_id := cell.segmentation_id) is not None  # the real cells, not gold
     )
     return outcome
 
@@ -539,11 +541,14 @@ def segmenter_block(*, worker: User, reason: str) -> int:
         profile.blocked = True
         profile.blocked_reason = reason
         profile.save(update_fields=["blocked", "blocked_reason"])
-        live = Segmentation.objects.select_for_update(of=("self",)).filter(
-            worker=worker,
-            status__in=[Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED],
+        live = list(
+            Segmentation.objects.select_for_update(of=("self",))
+            .filter(
+                worker=worker,
+                status__in=[Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED],
+            )
+            .select_related("image", "category", "task", "instance")
         )
-        live = list(live.select_related("image", "category", "task", "instance"))
         Annotation.objects.filter(source_segmentation__in=live).delete()
         discarded = 0
         for segmentation in live:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -185,9 +185,12 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
     except (KeyError, TypeError, ValueError):
         _raise_first_bad_entry(ground_truth, results, boxes_given)
         raise
-    # Box evaluation never reads segmentations; not keeping them lets the parsed JSON go.
+    # Box evaluation of boxed results never reads segmentations; not keeping them lets the
+    # parsed JSON go. Results without boxes get theirs from their masks (loadRes).
     segmentations = (
-        [result.get("segmentation") for result in results] if iou_type == "segm" else None
+        [result.get("segmentation") for result in results]
+        if iou_type == "segm" or not boxes_given
+        else None
     )
 
     if boxes_given:
@@ -202,6 +205,7 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
                 _check_segmentation(ground_truth, results, position, image_index[position])
         area = bbox_xywh[:, 2] * bbox_xywh[:, 3]  # loadRes: ann['area'] = bb[2]*bb[3]
     else:
+        assert segmentations is not None  # kept above for results without boxes
         rles = []
         for position in range(len(results)):
             _check_segmentation(ground_truth, results, position, image_index[position])
@@ -247,7 +251,7 @@ def _read_common_fields(ground_truth: GroundTruth, results: list) -> tuple[np.nd
     return image_index, category_id.astype(np.int64), score.astype(np.float64)
 
 
-def _raise_first_bad_entry(ground_truth: GroundTruth, results: list, boxes_given: bool) -> None:
+def _raise_first_bad_entry(ground_truth: GroundTruth, results: list, boxes_given: bool) -> NoReturn:
     """Slow path: find the first malformed result and raise an error naming it."""
     known_categories = set(ground_truth.category_ids)
     for position, result in enumerate(results):
@@ -408,7 +412,7 @@ class EvalResult:
         max_index = [i for i, value in enumerate(self.max_detections) if value == max_dets]
         values = self.precision if ap else self.recall
         if iou_threshold is not None:
-            values = values[np.where(iou_threshold == self.iou_thresholds)[0]]
+            values = values[np.where(self.iou_thresholds == iou_threshold)[0]]
         values = (
             values[:, :, :, area_index, max_index] if ap else values[:, :, area_index, max_index]
         )
@@ -652,7 +656,7 @@ class _Problem:
         gt = self.gt_source
         both = np.flatnonzero((gt_count > 0) & (dt_count > 0))
         dt_start = np.concatenate(([0], np.cumsum(dt_count)[:-1]))
-        gt_rles = [None] * len(self.gt_rows)
+        gt_rles: list[Any] = [None] * len(self.gt_rows)
         blocks = []
         for group in both:
             g0, g1 = gt_start[group], gt_start[group] + gt_count[group]

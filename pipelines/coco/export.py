@@ -27,7 +27,6 @@ manifest and are not written.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -36,10 +35,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, BinaryIO
 
 import numpy as np
 
+orjson: ModuleType | None
 try:  # orjson encodes COCO entries about ten times faster than the json module
     import orjson
 except ImportError:  # pragma: no cover - the stdlib encoder is the fallback
@@ -115,7 +116,7 @@ def _public(entry: dict) -> dict:
 class _HashingWriter:
     """Buffered writer that hashes exactly the bytes written."""
 
-    def __init__(self, raw: io.BufferedWriter) -> None:
+    def __init__(self, raw: BinaryIO) -> None:
         self.raw = raw
         self.digest = hashlib.sha256()
         self.size = 0
@@ -164,16 +165,23 @@ def _encode(value: Any, where: str) -> bytes:
     return data
 
 
-@dataclass
-class _Target:
-    path: Path
-    temp: Path
+PARTIAL_PATTERN = ".*.part"  # the temporary files below, hidden, beside their target
 
 
 def _temp_beside(path: Path) -> tuple[int, Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     return fd, Path(temp)
+
+
+def partial_files_remove(folder: Path | str) -> list[Path]:
+    """Remove the temporary files a writer killed mid-way (SIGKILL, power loss) left in
+    `folder`; a finished file is never one of them. Returns what was removed."""
+    removed = []
+    for temp in sorted(Path(folder).glob(PARTIAL_PATTERN)):
+        temp.unlink(missing_ok=True)
+        removed.append(temp)
+    return removed
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -332,7 +340,8 @@ def rle_counts_from_string(counts: str | bytes) -> list[int]:
     ints); cocoforge stores the compressed string and expands it here on export, vectorised
     with numpy (a crowd region has thousands of runs), without decoding the mask's pixels.
     Each run is 5-bit groups, low first, 0x20 = more groups follow, 0x10 in the last group =
-    negative; from the third run on, a run is stored as the difference to the run two back."""
+    negative; from the fourth run on (maskApi.c: i > 2), a run is stored as the difference
+    to the run two back."""
     data = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
     if not data:
         return []

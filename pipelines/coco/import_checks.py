@@ -9,7 +9,9 @@ when any problem is found (all or nothing).
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeGuard
 
 from pipelines.coco.export import rle_counts_from_string
 
@@ -38,7 +40,7 @@ def _number(value: Any) -> bool:
     )
 
 
-def _whole(value: Any) -> bool:
+def _whole(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -143,19 +145,36 @@ def _index_by_id(
 def coco_problems(data: Any, *, limit: int = MAX_PROBLEMS) -> tuple[list[str], int]:
     """The problems of a parsed COCO instances file (first `limit`) and their total."""
     problems = _Problems(limit)
+    if _has_sections(data, problems):
+        licenses = _check_licenses(data, problems)
+        categories = _check_categories(data, problems)
+        images = _check_images(data, licenses, problems)
+        _check_annotations(data, images, categories, problems)
+    return problems.shown, problems.total
+
+
+def _has_sections(data: Any, problems: _Problems) -> bool:
     if not isinstance(data, dict):
         problems.add("the file must hold a JSON object with images, annotations, categories")
-        return problems.shown, problems.total
+        return False
     missing = [key for key in ("images", "annotations", "categories") if key not in data]
     if missing:
         problems.add(f"the file has no {', '.join(missing)}")
-        return problems.shown, problems.total
+        return False
+    return True
 
-    licenses: dict[int, dict] = {}
-    if data.get("licenses") is not None:
-        licenses = _index_by_id(data, "licenses", ("id",), problems, min_id=0)
+
+def _check_licenses(data: dict, problems: _Problems) -> dict[int, dict]:
+    """Licences are optional; when listed, their ids are whole numbers >= 0, each once."""
+    if data.get("licenses") is None:
+        return {}
+    return _index_by_id(data, "licenses", ("id",), problems, min_id=0)
+
+
+def _check_categories(data: dict, problems: _Problems) -> dict[int, dict]:
+    """Ids >= 1, each once; names non-empty, each once."""
     categories = _index_by_id(data, "categories", ("id", "name"), problems, min_id=1)
-    names: dict[str, int] = {}
+    names: set[str] = set()
     for index, category in enumerate(data["categories"] or []):
         if not isinstance(category, dict):
             continue
@@ -166,8 +185,12 @@ def coco_problems(data: Any, *, limit: int = MAX_PROBLEMS) -> tuple[list[str], i
         elif isinstance(name, str) and name in names:
             problems.add(f"{where}: name {name!r} is used twice in categories")
         elif isinstance(name, str):
-            names[name] = index
+            names.add(name)
+    return categories
 
+
+def _check_images(data: dict, licenses: dict[int, dict], problems: _Problems) -> dict[int, dict]:
+    """Ids >= 0, each once; a size of whole pixels; a file name; a listed licence."""
     images = _index_by_id(
         data, "images", ("id", "file_name", "width", "height"), problems, min_id=0
     )
@@ -185,61 +208,123 @@ def coco_problems(data: Any, *, limit: int = MAX_PROBLEMS) -> tuple[list[str], i
         license_id = image.get("license")
         if licenses and license_id is not None and license_id not in licenses:
             problems.add(f"{where}: license {license_id!r} is not in licenses")
+    return images
 
+
+ANNOTATION_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd")
+
+
+@dataclass
+class _AnnotationContext:
+    """What the checks of one annotation read: the indexes built from the other sections,
+    the ids seen so far, and the problems found."""
+
+    images: dict[int, dict]
+    categories: dict[int, dict]
+    problems: _Problems
+    seen_ids: set[int] = field(default_factory=set)
+
+
+def _check_annotations(
+    data: dict, images: dict[int, dict], categories: dict[int, dict], problems: _Problems
+) -> None:
     annotations = data["annotations"]
     if not isinstance(annotations, list):
         problems.add("annotations: expected a list")
-        return problems.shown, problems.total
-    seen: set[int] = set()
-    required = ("id", "image_id", "category_id", "segmentation", "area", "bbox", "iscrowd")
+        return
+    context = _AnnotationContext(images, categories, problems)
     for index, annotation in enumerate(annotations):
         where = _where("annotations", index, annotation)
         if not isinstance(annotation, dict):
             problems.add(f"{where}: expected an object")
             continue
-        missing = [key for key in required if key not in annotation]
-        if missing:
-            problems.add(f"{where}: missing key(s) {', '.join(missing)}")
-        annotation_id = annotation.get("id")
-        if "id" in annotation:
-            if not (_whole(annotation_id) and annotation_id >= 1):
-                problems.add(f"{where}: id must be a whole number >= 1")
-            elif annotation_id in seen:
-                problems.add(f"{where}: id {annotation_id} is used twice in annotations")
-            else:
-                seen.add(annotation_id)
-        image = None
-        if "image_id" in annotation:
-            image = images.get(annotation["image_id"]) if _whole(annotation["image_id"]) else None
-            if image is None:
-                problems.add(f"{where}: image_id {annotation['image_id']!r} is not in images")
-        if "category_id" in annotation and (
-            not _whole(annotation["category_id"]) or annotation["category_id"] not in categories
-        ):
-            problems.add(f"{where}: category_id {annotation['category_id']!r} is not in categories")
-        if "iscrowd" in annotation and annotation["iscrowd"] not in (0, 1):
-            problems.add(f"{where}: iscrowd must be 0 or 1, not {annotation['iscrowd']!r}")
-        if "area" in annotation and not (_number(annotation["area"]) and annotation["area"] >= 0):
-            problems.add(f"{where}: area must be a number >= 0")
-        bbox = annotation.get("bbox")
-        if "bbox" in annotation and not (
-            isinstance(bbox, list)
-            and len(bbox) == 4
-            and all(_number(v) for v in bbox)
-            and bbox[2] >= 0
-            and bbox[3] >= 0
-        ):
-            problems.add(f"{where}: bbox must be [x, y, width, height] with width, height >= 0")
-        segmentation = annotation.get("segmentation")
-        if "segmentation" not in annotation:
-            continue
-        if isinstance(segmentation, list):
-            _check_polygons(segmentation, where, problems)
-        elif isinstance(segmentation, dict):
-            _check_rle(segmentation, image, where, problems)
-        else:
-            problems.add(f"{where}: segmentation must be polygons (a list) or RLE (an object)")
-    return problems.shown, problems.total
+        for check in ANNOTATION_CHECKS:
+            check(annotation, where, context)
+
+
+def _annotation_keys(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    missing = [key for key in ANNOTATION_KEYS if key not in annotation]
+    if missing:
+        context.problems.add(f"{where}: missing key(s) {', '.join(missing)}")
+
+
+def _annotation_id(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "id" not in annotation:
+        return
+    annotation_id = annotation["id"]
+    if not (_whole(annotation_id) and annotation_id >= 1):
+        context.problems.add(f"{where}: id must be a whole number >= 1")
+    elif annotation_id in context.seen_ids:
+        context.problems.add(f"{where}: id {annotation_id} is used twice in annotations")
+    else:
+        context.seen_ids.add(annotation_id)
+
+
+def _image_of(annotation: dict, context: _AnnotationContext) -> dict | None:
+    image_id = annotation.get("image_id")
+    return context.images.get(image_id) if _whole(image_id) else None
+
+
+def _annotation_image(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "image_id" in annotation and _image_of(annotation, context) is None:
+        context.problems.add(f"{where}: image_id {annotation['image_id']!r} is not in images")
+
+
+def _annotation_category(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "category_id" not in annotation:
+        return
+    category_id = annotation["category_id"]
+    if not _whole(category_id) or category_id not in context.categories:
+        context.problems.add(f"{where}: category_id {category_id!r} is not in categories")
+
+
+def _annotation_iscrowd(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "iscrowd" in annotation and annotation["iscrowd"] not in (0, 1):
+        context.problems.add(f"{where}: iscrowd must be 0 or 1, not {annotation['iscrowd']!r}")
+
+
+def _annotation_area(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "area" in annotation and not (_number(annotation["area"]) and annotation["area"] >= 0):
+        context.problems.add(f"{where}: area must be a number >= 0")
+
+
+def _annotation_bbox(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "bbox" not in annotation:
+        return
+    bbox = annotation["bbox"]
+    if not (
+        isinstance(bbox, list)
+        and len(bbox) == 4
+        and all(_number(v) for v in bbox)
+        and bbox[2] >= 0
+        and bbox[3] >= 0
+    ):
+        context.problems.add(f"{where}: bbox must be [x, y, width, height] with width, height >= 0")
+
+
+def _annotation_segmentation(annotation: dict, where: str, context: _AnnotationContext) -> None:
+    if "segmentation" not in annotation:
+        return
+    segmentation = annotation["segmentation"]
+    if isinstance(segmentation, list):
+        _check_polygons(segmentation, where, context.problems)
+    elif isinstance(segmentation, dict):
+        _check_rle(segmentation, _image_of(annotation, context), where, context.problems)
+    else:
+        context.problems.add(f"{where}: segmentation must be polygons (a list) or RLE (an object)")
+
+
+# In this order, so the problems of one annotation are listed as its keys are read.
+ANNOTATION_CHECKS: tuple[Callable[[dict, str, _AnnotationContext], None], ...] = (
+    _annotation_keys,
+    _annotation_id,
+    _annotation_image,
+    _annotation_category,
+    _annotation_iscrowd,
+    _annotation_area,
+    _annotation_bbox,
+    _annotation_segmentation,
+)
 
 
 def check_coco(data: Any, *, limit: int = MAX_PROBLEMS) -> None:

@@ -3,6 +3,8 @@ get the next grid; the votes decide which candidates become images."""
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 from playwright.sync_api import expect
 
@@ -23,9 +25,13 @@ def pool_of(project, count: int) -> list[Candidate]:  # type: ignore[no-untyped-
         data = photo_bytes(seed)
         offer = CandidateOffer(
             source="flickr", source_ref=f"flickr:{seed}", file_name=f"{seed}.jpg",
-            fetch=lambda data=data: data, photographer=f"owner{seed}", photographer_id=f"owner{seed}",
+            fetch=functools.partial(bytes, data), photographer=f"owner{seed}", photographer_id=f"owner{seed}",
         )  # fmt: skip
-        found.append(collection.candidate_offer(project=project, query=None, offer=offer).candidate)
+        found.append(
+            collection.collection_candidate_offer(
+                project=project, query=None, offer=offer
+            ).candidate
+        )
     return found
 
 
@@ -39,7 +45,7 @@ def test_an_annotator_filters_grids_and_the_votes_decide(page, annotator, make_w
     project.stage_settings = {"collection_grid_size": 4, "collection_answers_per_grid": 2}
     project.save()
     c = pool_of(project, 6)
-    first_grid, second_grid = collection.grids_post(project=project)
+    first_grid, second_grid = collection.collection_grids_post(project=project)
     # Another worker answered the first grid already: c0 is iconic to them.
     other = make_worker()
     lease = task_engine.task_next_for_worker(worker=other, stage=Stage.COLLECTION)

@@ -59,3 +59,18 @@ def test_annotators_are_kept_out(client, annotator, project):
     client.login(username="ann", password=PASSWORD)
     assert client.get("/manage/export/").status_code == 403
     assert client.get(f"/manage/stats/{project.id}/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_the_page_offers_to_include_unfinished_images(
+    client, admin_user, project, django_capture_on_commit_callbacks
+):
+    client.login(username=admin_user.username, password=PASSWORD)
+    assert b'name="include_unfinished"' in client.get("/manage/export/").content
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/manage/export/",
+            {"project": project.id, "split": "all", "kinds": ["instances"],
+             "include_unfinished": "on"},
+        )  # fmt: skip
+    assert ExportJob.objects.get().include_unfinished is True

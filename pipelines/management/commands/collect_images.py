@@ -68,10 +68,10 @@ class Command(BaseCommand):
             if unknown:
                 *first, last = collection.PLAN_KINDS
                 raise CommandError(f"--plan takes {', '.join(first)} and {last}, not {unknown}")
-            added = collection.queries_plan(project=project, kinds=kinds)
+            added = collection.collection_queries_plan(project=project, kinds=kinds)
             self.stdout.write(f"Planned {added} new quer{'y' if added == 1 else 'ies'}.")
         if options["fallback"]:
-            added = collection.queries_plan_fallback(project=project)
+            added = collection.collection_queries_plan_fallback(project=project)
             self.stdout.write(
                 f"Planned {added} single-category fallback quer{'y' if added == 1 else 'ies'}."
             )
@@ -103,12 +103,12 @@ class Command(BaseCommand):
                     self.stdout.write(f"{kind} {location}: {_outcomes(source.outcomes)}")
         finally:
             bar.close()
-        removed = collection.near_duplicates_group(project=project)
+        removed = collection.collection_near_duplicates_group(project=project)
         if removed:
             self.stdout.write(f"Removed {removed} near-duplicate(s) from the pool.")
         if options["post_grids"]:
             # The pool was grouped just above: grouping again would find nothing new.
-            grids = collection.grids_post(
+            grids = collection.collection_grids_post(
                 project=project, include_partial=True, group_duplicates=False
             )
             self.stdout.write(f"Posted {len(grids)} filtering grid(s).")

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import DomainError
-from annotation.services.coco_io import split_from_option
+from annotation.services.coco_export import split_from_option
 from annotation.services.dataset_stats import dataset_stats, stats_write
 from pipelines.management.cli import find_project
 

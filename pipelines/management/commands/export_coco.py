@@ -4,7 +4,9 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from annotation.errors import DomainError
-from annotation.services.coco_io import EXPORT_KINDS, RLE_FORMS, export_run, split_from_option
+from annotation.selectors.coco_export import images_left_out
+from annotation.services.coco_entries import RLE_FORMS
+from annotation.services.coco_export import EXPORT_KINDS, export_run, split_from_option
 from pipelines.coco.export import ExportFailed
 from pipelines.management.cli import find_project
 
@@ -36,6 +38,11 @@ class Command(BaseCommand):
             help="Crowd RLE form: uncompressed counts as the released files (default) or "
             "compressed strings",
         )  # fmt: skip
+        parser.add_argument(
+            "--include-unfinished", action="store_true",
+            help="Also images whose annotation is not finished (by default they are left out "
+            "and the instances manifest lists them)",
+        )  # fmt: skip
         parser.add_argument("--no-progress", action="store_true", help="No progress bar")
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
@@ -55,7 +62,7 @@ class Command(BaseCommand):
             run = export_run(
                 project=project, split=split, kinds=kinds, out_dir=out_dir,
                 instances_name=out.name if out else None, rle_form=options["rle"],
-                progress=progress,
+                progress=progress, include_unfinished=options["include_unfinished"],
             )  # fmt: skip
         except DomainError as error:
             raise CommandError(error.reason) from None
@@ -65,6 +72,13 @@ class Command(BaseCommand):
             bar.close()
         for path in run.files:
             self.stdout.write(f"wrote {path}")
+        if not options["include_unfinished"]:
+            left_out = images_left_out(project=project, split=split).count()
+            if left_out:
+                self.stdout.write(
+                    f"left out {left_out} image(s) whose annotation is not finished (listed in "
+                    "the instances manifest); --include-unfinished exports them too"
+                )
         self.stdout.write(
             self.style.SUCCESS(f"Exported {project.name!r}: {len(run.files)} file(s)")
         )

@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation.errors import DomainError
-from annotation.services.coco_io import import_coco_file
+from annotation.services.coco_import import import_coco_file
 
 
 class Command(BaseCommand):

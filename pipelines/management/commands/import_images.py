@@ -6,6 +6,7 @@ from tqdm import tqdm
 from annotation.errors import DomainError
 from annotation.services.image_sources import sources_in_folder, sources_in_list
 from annotation.services.images import IngestSummary, image_ingest_ref
+from annotation.stages.collection import collection_splits_assign
 from pipelines.management.cli import find_project
 
 
@@ -51,9 +52,14 @@ class Command(BaseCommand):
                 bar.write(
                     f"rejected {meta.source_ref}: {result.rejection.detail}", file=self.stderr
                 )
+        # Every image needs a split, with collection's grouping (§2.6): photographer-days
+        # and near-duplicate groups stay in one split.
+        split = collection_splits_assign(project=project) if summary.imported else 0
         rejected = sum(summary.rejected.values())
         by_reason = ", ".join(f"{n} {reason}" for reason, n in sorted(summary.rejected.items()))
         self.stdout.write(
             self.style.SUCCESS(f"Imported {summary.imported} image(s) into {project.name!r}")
             + (f"; rejected {rejected} ({by_reason})" if rejected else "; rejected 0")
         )
+        if split:
+            self.stdout.write(f"Gave {split} image(s) a split (train/val/test).")

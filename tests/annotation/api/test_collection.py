@@ -21,7 +21,7 @@ def test_an_admin_plans_posts_grids_and_reads_the_yield(api_client, admin_user, 
     query = SearchQuery.objects.get(kind="pair")
     for seed in range(2):
         data = photo_bytes(seed)
-        collection.candidate_offer(
+        collection.collection_candidate_offer(
             project=project, query=query,
             offer=CandidateOffer(source="flickr", source_ref=f"flickr:{seed}", file_name="x.jpg",
                                  fetch=lambda data=data: data),

@@ -61,3 +61,28 @@ def test_bad_split_is_a_400_and_unknown_file_a_404(api_client, admin_user, proje
     assert response.status_code == 400 and "split must be" in response.json()["detail"]
     job = ExportJob.objects.create(project=project, kinds=["instances"])
     assert api_client.get(f"/api/v1/exports/{job.id}/files/..%2Fsecret").status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_export_of_every_image_is_asked_for_explicitly(
+    api_client, admin_user, project, django_capture_on_commit_callbacks
+):
+    """By default the job exports finished images only; include_unfinished asks for all."""
+    from annotation.services.images import SourceMetadata, image_ingest
+    from tests.conftest import jpeg_bytes
+
+    meta = SourceMetadata(source="path", source_ref="/new.jpg", file_name="new.jpg")
+    image_ingest(project=project, content=jpeg_bytes(20, 20), meta=meta)  # not labeled yet
+    api_client.force_authenticate(admin_user)
+    totals = {}
+    for include in (False, True):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api_client.post(
+                "/api/v1/exports/",
+                {"project": project.id, "include_unfinished": include},
+                format="json",
+            )
+        job = api_client.get(f"/api/v1/exports/{response.json()['id']}/").json()
+        assert job["status"] == "done" and job["include_unfinished"] is include
+        totals[include] = job["total_items"]
+    assert totals == {False: 100 + 839, True: 101 + 839}

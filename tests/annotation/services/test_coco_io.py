@@ -22,19 +22,19 @@ from annotation.models import (
     Stage,
     Task,
 )
-from annotation.services import coco_io
+from annotation.services import coco_export, coco_import
 from annotation.services.annotations import annotation_record
-from annotation.services.coco_io import (
+from annotation.services.coco_entries import rle_for_export
+from annotation.services.coco_export import (
     EXPORT_KINDS,
     ExportRun,
     export_run,
     image_ids_assign,
     image_lists_export,
-    import_coco_file,
     instances_export,
     presence_export,
-    rle_for_export,
 )
+from annotation.services.coco_import import import_coco_file
 from annotation.services.images import SourceMetadata, image_ingest, image_storage_name
 from tests.conftest import jpeg_bytes
 
@@ -121,10 +121,10 @@ def test_re_exports_are_identical_and_new_images_get_new_stable_ids(tmp_path, co
         bbox_xywh=[1.0, 1.0, 8.5, 8.0], origin="segmentation",
     )  # fmt: skip
     one, two = tmp_path / "one.json", tmp_path / "two.json"
-    instances_export(project=coco_project, split=None, out=one)
+    instances_export(project=coco_project, split=None, out=one, include_unfinished=True)
     meta_b = SourceMetadata(source="path", source_ref="/b.jpg", file_name="b.jpg")
     image_ingest(project=coco_project, content=jpeg_bytes(40, 30, "blue"), meta=meta_b)
-    instances_export(project=coco_project, split=None, out=two)
+    instances_export(project=coco_project, split=None, out=two, include_unfinished=True)
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert [i["id"] for i in a["images"]] == [1]
     assert [i["id"] for i in b["images"]] == [1, 2]
@@ -166,7 +166,7 @@ def test_painted_crowd_region_is_written_as_released_uncompressed_rle_with_int_a
         bbox_xywh=[3.0, 2.0, 6.0, 3.0], origin="crowd", iscrowd=True,
     )  # fmt: skip
     out = tmp_path / "i.json"
-    instances_export(project=coco_project, split=None, out=out)
+    instances_export(project=coco_project, split=None, out=out, include_unfinished=True)
     text = out.read_text()
     (written,) = json.loads(text)["annotations"]
     assert written["iscrowd"] == 1 and isinstance(written["segmentation"]["counts"], list)
@@ -246,11 +246,11 @@ def test_presence_labels_and_image_lists(tmp_path, coco_project, annotator):
         positions=[{"worker": annotator.id, "x": 3.0, "y": 4.5}],
     )  # fmt: skip
     out = tmp_path / "presence.json"
-    presence_export(project=coco_project, split=None, out=out)
+    presence_export(project=coco_project, split=None, out=out, include_unfinished=True)
     labels = json.loads(out.read_text())["category_presence"]
     assert labels == [{"image_id": 1, "category_id": dog.coco_id, "workers": 1,
                        "positions": [[3.0, 4.5]]}]  # fmt: skip
-    (listed,) = image_lists_export(project=coco_project, out_dir=tmp_path)
+    (listed,) = image_lists_export(project=coco_project, out_dir=tmp_path, include_unfinished=True)
     assert listed.name == "images_train.txt" and listed.read_text() == "1\ta.jpg\n"
 
 
@@ -262,9 +262,12 @@ def test_export_run_gives_ids_once_and_returns_files_and_results(
     image_ingest(project=coco_project, content=jpeg_bytes(20, 10), meta=meta)
     calls = []
     monkeypatch.setattr(
-        coco_io, "image_ids_assign", lambda **kw: calls.append(kw) or image_ids_assign(**kw)
+        coco_export, "image_ids_assign", lambda **kw: calls.append(kw) or image_ids_assign(**kw)
     )
-    run = export_run(project=coco_project, split=None, kinds=list(EXPORT_KINDS), out_dir=tmp_path)
+    run = export_run(
+        project=coco_project, split=None, kinds=list(EXPORT_KINDS), out_dir=tmp_path,
+        include_unfinished=True,
+    )  # fmt: skip
     assert len(calls) == 1
     assert isinstance(run, ExportRun)
     assert [path.name for path in run.files] == [
@@ -364,22 +367,17 @@ def test_an_annotation_id_already_in_the_project_is_named_and_nothing_kept(sampl
 
 
 @pytest.mark.django_db
-def test_photos_are_checked_by_size_first_and_read_again_to_be_stored(
-    tmp_path, settings, monkeypatch
+def test_photos_are_stored_as_checked_and_one_over_the_size_limit_is_refused_by_its_size(
+    tmp_path, settings
 ):
+    """Each photo is stored with the checksum of its bytes on disk; a photo larger than
+    MAX_IMAGE_BYTES is refused with its size and the limit, and nothing of the file is kept."""
     (tmp_path / "a.jpg").write_bytes(jpeg_bytes(40, 30))
     (tmp_path / "b.jpg").write_bytes(jpeg_bytes(40, 30, "blue"))
     data = two_photos()
     data["images"] = data["images"][:2]
-    problems, photos = coco_io._file_problems(data, tmp_path)
-    assert problems == []
     digest = hashlib.sha256((tmp_path / "a.jpg").read_bytes()).hexdigest()
-    assert photos[7] == (tmp_path / "a.jpg", digest)  # no bytes kept between the passes
-    read = []
-    original = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda self: read.append(self.name) or original(self))
     summary = import_coco_file(data=data, project_name="photos", images_dir=tmp_path)
-    assert read == ["a.jpg", "b.jpg", "a.jpg", "b.jpg"]  # checked, then stored
     image = Image.objects.get(project=summary.project, coco_id=7)
     assert image.checksum_sha256 == digest
     # (The field's upload_to folder comes before it, as for image_ingest's photos; storage
@@ -387,18 +385,18 @@ def test_photos_are_checked_by_size_first_and_read_again_to_be_stored(
     assert image_storage_name(summary.project.id, digest, "") in image.file.name
     assert image.file.read() == (tmp_path / "a.jpg").read_bytes()
 
-    read.clear()
+    stored = set(Path(settings.MEDIA_ROOT).rglob("*.jpg"))
     size = (tmp_path / "b.jpg").stat().st_size
     settings.MAX_IMAGE_BYTES = size - 1
     data["images"][0].update(id=17, file_name="b.jpg")
     data["images"][1].update(id=18)
     with pytest.raises(DomainError) as refused:
         import_coco_file(data=data, project_name="photos", images_dir=tmp_path)
-    assert read == []  # refused by the size on disk, unread
     assert f"- images[0] (id 17): 'b.jpg': {size} bytes, more than the limit of {size - 1}\n" in (
         refused.value.reason + "\n"
     )
     assert Image.objects.count() == 2
+    assert set(Path(settings.MEDIA_ROOT).rglob("*.jpg")) == stored
 
 
 @pytest.mark.django_db
@@ -406,14 +404,14 @@ def test_a_photo_that_changes_after_its_check_is_refused_and_nothing_kept(tmp_pa
     (tmp_path / "a.jpg").write_bytes(jpeg_bytes(40, 30))
     data = two_photos()
     data["images"] = data["images"][:1]
-    checked = coco_io._file_problems
+    checked = coco_import._file_problems
 
     def then_changed(*args):  # type: ignore[no-untyped-def]
         result = checked(*args)
         (tmp_path / "a.jpg").write_bytes(jpeg_bytes(40, 30, "blue"))
         return result
 
-    monkeypatch.setattr(coco_io, "_file_problems", then_changed)
+    monkeypatch.setattr(coco_import, "_file_problems", then_changed)
     before = set(Path(settings.MEDIA_ROOT).rglob("*.jpg"))
     with pytest.raises(DomainError, match=r"images\[0\] \(id 7\): the photo 'a.jpg' changed"):
         import_coco_file(data=data, project_name="photos", images_dir=tmp_path)

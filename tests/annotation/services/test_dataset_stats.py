@@ -5,12 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from annotation.selectors.coco_export import categories_for_export, export_categories
 from annotation.services.annotations import annotation_record
-from annotation.services.coco_io import (
-    categories_for_export,
-    export_categories,
-    import_coco_file,
-)
+from annotation.services.coco_import import import_coco_file
 from annotation.services.dataset_stats import (
     COCO_2014_REFERENCE,
     dataset_stats,

@@ -14,7 +14,7 @@ from annotation.models.collection import Candidate, SearchQuery
 from annotation.services import task_engine
 from annotation.services.projects import project_create
 from annotation.stages import collection
-from annotation.stages.collection import CandidateOffer, SplitItem
+from annotation.stages.collection import CandidateOffer, SplitItem, intake
 from tests.annotation.sources.flickr_server import near_copy, photo_bytes
 
 DAY = datetime(2013, 5, 1, 9, 0, tzinfo=UTC)
@@ -38,14 +38,16 @@ def offer(
 
 
 def add(project, seed: int, **kwargs) -> Candidate:  # type: ignore[no-untyped-def]
-    outcome = collection.candidate_offer(project=project, query=None, offer=offer(seed, **kwargs))
+    outcome = collection.collection_candidate_offer(
+        project=project, query=None, offer=offer(seed, **kwargs)
+    )
     return outcome.candidate
 
 
 # --- planning -------------------------------------------------------------------------
 def test_the_coco_plan_pairs_every_two_categories_and_every_category_with_every_scene(db):
     project = project_create(name="COCO plan", template="coco")
-    added = collection.queries_plan(project=project)
+    added = collection.collection_queries_plan(project=project)
     assert added == 91 * 90 // 2 + 91 * 40
     queries = SearchQuery.objects.filter(project=project)
     assert queries.filter(kind="pair").count() == 4095
@@ -53,7 +55,7 @@ def test_the_coco_plan_pairs_every_two_categories_and_every_category_with_every_
     assert queries.filter(kind="pair", text="dog car").exists() is False, "pairs go in id order"
     assert queries.filter(kind="pair", text="car dog").exists()
     assert queries.filter(kind="scene", text="dog kitchen").exists()
-    assert collection.queries_plan(project=project) == 0, "planning twice adds nothing"
+    assert collection.collection_queries_plan(project=project) == 0, "planning twice adds nothing"
 
 
 def test_only_the_plan_kinds_are_planned(project):
@@ -65,7 +67,7 @@ def test_only_the_plan_kinds_are_planned(project):
     assert collection.PLAN_KINDS == ("pair", "scene", "single")
     assert collection.DEFAULT_PLAN_KINDS == ("pair", "scene")
     with pytest.raises(DomainError, match=r"pair, scene, single, not \['folder', 'pairs'\]"):
-        collection.queries_plan(project=project, kinds=["pair", "pairs", "folder"])
+        collection.collection_queries_plan(project=project, kinds=["pair", "pairs", "folder"])
     assert not SearchQuery.objects.exists(), "nothing is planned when a kind is unknown"
     with pytest.raises(DomainError):
         run_action(project, QueryDict("action=plan&kinds=pairs"))
@@ -76,29 +78,35 @@ def test_only_the_plan_kinds_are_planned(project):
 
 
 def test_single_category_queries_are_the_fallback_for_rare_categories(project):
-    collection.queries_plan(project=project, kinds=["pair"])
+    collection.collection_queries_plan(project=project, kinds=["pair"])
     project.stage_settings = {"collection_fallback_min_yield": 3}
     project.save()
     queries = {q.text: q for q in SearchQuery.objects.filter(project=project)}
     assert set(queries) == {"dog car", "dog zebra", "car zebra"}
-    assert collection.queries_plan_fallback(project=project) == 0, "nothing ran yet"
+    assert collection.collection_queries_plan_fallback(project=project) == 0, "nothing ran yet"
     for seed in range(4):
-        collection.candidate_offer(project=project, query=queries["dog car"], offer=offer(seed))
-    collection.candidate_offer(project=project, query=queries["dog zebra"], offer=offer(10))
+        collection.collection_candidate_offer(
+            project=project, query=queries["dog car"], offer=offer(seed)
+        )
+    collection.collection_candidate_offer(
+        project=project, query=queries["dog zebra"], offer=offer(10)
+    )
     SearchQuery.objects.filter(text__in=["dog car", "dog zebra"]).update(status="done")
-    assert [c.name for c in collection.categories_needing_fallback(project=project)] == ["zebra"]
-    assert collection.queries_plan_fallback(project=project) == 1
+    assert [c.name for c in collection.collection_categories_needing_fallback(project=project)] == [
+        "zebra"
+    ]
+    assert collection.collection_queries_plan_fallback(project=project) == 1
     single = SearchQuery.objects.get(project=project, kind="single")
     assert single.text == "zebra" and single.category_a.name == "zebra"
 
 
 def test_the_plan_shows_each_querys_yield(project):
-    collection.queries_plan(project=project, kinds=["pair"])
+    collection.collection_queries_plan(project=project, kinds=["pair"])
     query = SearchQuery.objects.get(text="dog car")
     for seed in range(3):
-        collection.candidate_offer(project=project, query=query, offer=offer(seed))
+        collection.collection_candidate_offer(project=project, query=query, offer=offer(seed))
     Candidate.objects.filter(source_ref="flickr:0").update(status="accepted")
-    row = collection.queries_with_yield(project=project).get(id=query.id)
+    row = collection.collection_queries_with_yield(project=project).get(id=query.id)
     assert (row.stored, row.kept) == (3, 1)
 
 
@@ -118,20 +126,20 @@ def test_the_cap_counts_photos_within_the_window_only():
 
 def test_a_sixth_photo_of_one_photographer_in_the_window_is_capped(project):
     outcomes = [
-        collection.candidate_offer(
+        collection.collection_candidate_offer(
             project=project, query=None,
             offer=offer(i, owner="ann@flickr", taken=DAY + timedelta(minutes=5 * i)),
         ).outcome
         for i in range(7)
     ]  # fmt: skip
     assert outcomes == ["stored"] * 5 + ["capped"] * 2
-    later = collection.candidate_offer(
+    later = collection.collection_candidate_offer(
         project=project,
         query=None,
         offer=offer(20, owner="ann@flickr", taken=DAY + timedelta(hours=5)),
     )
     assert later.outcome == "stored", "another time window"
-    other = collection.candidate_offer(
+    other = collection.collection_candidate_offer(
         project=project, query=None, offer=offer(21, owner="bob", taken=DAY)
     )
     assert other.outcome == "stored"
@@ -146,7 +154,10 @@ def test_an_offered_photo_already_in_the_pool_is_not_read_again(project):
     again = CandidateOffer(
         source="flickr", source_ref="flickr:1", file_name="1.jpg", fetch=must_not_download
     )
-    assert collection.candidate_offer(project=project, query=None, offer=again).outcome == "known"
+    assert (
+        collection.collection_candidate_offer(project=project, query=None, offer=again).outcome
+        == "known"
+    )
 
 
 def test_a_failing_read_is_recorded_and_nothing_is_stored(project):
@@ -154,7 +165,7 @@ def test_a_failing_read_is_recorded_and_nothing_is_stored(project):
         raise OSError("connection reset by peer")
 
     bad = CandidateOffer(source="url", source_ref="http://x/1.jpg", file_name="1.jpg", fetch=broken)
-    result = collection.candidate_offer(project=project, query=None, offer=bad)
+    result = collection.collection_candidate_offer(project=project, query=None, offer=bad)
     assert result.outcome == "failed"
     assert result.candidate.reason == "download failed: connection reset by peer"
     assert not result.candidate.file
@@ -206,7 +217,7 @@ def test_an_offered_photo_is_decoded_once_for_its_checks_hash_and_thumbnail(
 def test_the_same_bytes_again_are_a_duplicate_without_a_second_decode(project, monkeypatch):
     first = add(project, 5)
     monkeypatch.setattr(
-        collection, "photo_check", lambda *a, **k: pytest.fail("decoded the same bytes again")
+        intake, "photo_check", lambda *a, **k: pytest.fail("decoded the same bytes again")
     )
     twin = add(project, 5, ref="flickr:twin")
     assert twin.status == Candidate.Status.DUPLICATE and twin.duplicate_of_id == first.id
@@ -235,14 +246,14 @@ def test_a_thumbnail_is_read_once_and_made_again_when_lost(project, monkeypatch)
     monkeypatch.setattr(
         storage, "exists", lambda name: pytest.fail("asked whether it exists before reading")
     )
-    assert collection.thumbnail_for(Candidate.objects.get(id=stored.id)) == original
+    assert collection.collection_thumbnail_for(Candidate.objects.get(id=stored.id)) == original
     monkeypatch.undo()
     storage.delete(stored.thumbnail.name)
-    again = collection.thumbnail_for(Candidate.objects.get(id=stored.id))
+    again = collection.collection_thumbnail_for(Candidate.objects.get(id=stored.id))
     assert again[:2] == b"\xff\xd8", "a JPEG, made from the stored photo"
     remade = Candidate.objects.get(id=stored.id)
     assert remade.thumbnail.name.endswith(f"/thumbs/{stored.id}.jpg")
-    assert collection.thumbnail_for(remade) == again
+    assert collection.collection_thumbnail_for(remade) == again
 
 
 # --- near-duplicates ------------------------------------------------------------------
@@ -259,7 +270,7 @@ def test_a_resized_recompressed_copy_is_a_near_duplicate_and_leaves_the_pool(pro
     copy = add(project, 101, content=near_copy(1))
     other = add(project, 2)
     assert first.checksum_sha256 != copy.checksum_sha256
-    assert collection.near_duplicates_group(project=project) == 1
+    assert collection.collection_near_duplicates_group(project=project) == 1
     copy.refresh_from_db()
     other.refresh_from_db()
     assert copy.status == Candidate.Status.DUPLICATE and copy.duplicate_of_id == first.id
@@ -276,7 +287,7 @@ def test_regrouping_writes_only_the_changed_groups_in_one_statement(project):
 
     def updates() -> list[str]:
         with CaptureQueriesContext(connection) as captured:
-            collection.near_duplicates_group(project=project)
+            collection.collection_near_duplicates_group(project=project)
         return [q["sql"] for q in captured.captured_queries if q["sql"].startswith("UPDATE")]
 
     first = updates()
@@ -295,9 +306,9 @@ def test_regrouping_writes_only_the_changed_groups_in_one_statement(project):
 
 def test_a_near_duplicate_of_a_photo_in_a_grid_is_not_posted(project):
     first = add(project, 1)
-    collection.grids_post(project=project)
+    collection.collection_grids_post(project=project)
     add(project, 101, content=near_copy(1))
-    assert collection.grids_post(project=project) == []
+    assert collection.collection_grids_post(project=project) == []
     assert Candidate.objects.get(source_ref="flickr:101").duplicate_of_id == first.id
 
 
@@ -306,21 +317,21 @@ def test_pooled_candidates_are_posted_in_grids_of_the_configured_size(project):
     project.stage_settings = {"collection_grid_size": 2, "collection_answers_per_grid": 3}
     project.save()
     ids = [add(project, seed).id for seed in range(5)]
-    assert collection.grids_post(project=project, include_partial=False) != []
+    assert collection.collection_grids_post(project=project, include_partial=False) != []
     grids = Task.objects.filter(stage=Stage.COLLECTION).order_by("id")
     assert [g.payload["candidate_ids"] for g in grids] == [ids[0:2], ids[2:4]]
     assert all(g.answers_needed == 3 and g.assignments.count() == 3 for g in grids)
-    assert collection.grids_post(project=project)[0].payload["candidate_ids"] == [ids[4]]
+    assert collection.collection_grids_post(project=project)[0].payload["candidate_ids"] == [ids[4]]
     assert set(Candidate.objects.values_list("status", flat=True)) == {"in_grid"}
 
 
 def test_an_answer_names_candidates_of_its_grid_only(project):
     ids = [add(project, seed).id for seed in range(3)]
-    grid = collection.grids_post(project=project)[0]
-    assert collection.validate_answer(grid, {"marked": [ids[2], ids[0], ids[2]]}) == {
+    grid = collection.collection_grids_post(project=project)[0]
+    assert collection.validate_collection_answer(grid, {"marked": [ids[2], ids[0], ids[2]]}) == {
         "marked": [ids[0], ids[2]]
     }
-    assert collection.validate_answer(grid, {"marked": []}) == {"marked": []}
+    assert collection.validate_collection_answer(grid, {"marked": []}) == {"marked": []}
     for bad in [
         None,
         [],
@@ -330,7 +341,7 @@ def test_an_answer_names_candidates_of_its_grid_only(project):
         {"marked": [ids[0] + 99]},
     ]:
         with pytest.raises(AnswerInvalid):
-            collection.validate_answer(grid, bad)
+            collection.validate_collection_answer(grid, bad)
 
 
 def answer_grid(grid, workers, marked_by_worker, capture):  # type: ignore[no-untyped-def]
@@ -350,7 +361,7 @@ def test_a_photo_is_accepted_when_a_majority_leaves_it_unmarked(
     project, make_worker, django_capture_on_commit_callbacks
 ):
     a, b, c, d = (add(project, seed, owner=f"o{seed}", taken=DAY) for seed in range(4))
-    grid = collection.grids_post(project=project)[0]
+    grid = collection.collection_grids_post(project=project)[0]
     workers = [make_worker() for _ in range(3)]
     # a: nobody marks it; b: one of three; c: two of three; d: all three.
     answer_grid(
@@ -374,7 +385,7 @@ def test_a_photo_is_accepted_when_a_majority_leaves_it_unmarked(
     assert sorted(labeling.values_list("image_id", flat=True)) == sorted(
         [Candidate.objects.get(id=a.id).image_id, image.id]
     ), "accepted photos go on to category labeling"
-    collection.on_task_complete(grid)
+    collection.on_collection_complete(grid)
     assert Image.objects.filter(project=project).count() == 2, "running it again changes nothing"
     assert labeling.count() == 2
 
@@ -383,7 +394,7 @@ def test_the_keep_vote_is_configurable(project, make_worker, django_capture_on_c
     project.stage_settings = {"collection_answers_per_grid": 2, "collection_keep_votes": 1}
     project.save()
     a, b = add(project, 1), add(project, 2)
-    grid = collection.grids_post(project=project)[0]
+    grid = collection.collection_grids_post(project=project)[0]
     answer_grid(
         grid,
         [make_worker(), make_worker()],
@@ -400,7 +411,7 @@ def test_a_near_duplicate_is_never_accepted_twice(
     project.stage_settings = {"collection_answers_per_grid": 1}
     project.save()
     first, twin = add(project, 1), add(project, 2)
-    grids = [collection.grids_post(project=project)[0]]
+    grids = [collection.collection_grids_post(project=project)[0]]
     # Both reached grids (e.g. posted before the groups were known); they share one group.
     Candidate.objects.filter(id__in=[first.id, twin.id]).update(duplicate_group=first.id)
     worker = make_worker()
@@ -422,7 +433,7 @@ def test_a_photo_whose_bytes_are_already_an_image_is_not_stored_twice(
     candidate = add(project, 5)
     project.stage_settings = {"collection_answers_per_grid": 1}
     project.save()
-    grid = collection.grids_post(project=project)[0]
+    grid = collection.collection_grids_post(project=project)[0]
     answer_grid(grid, [make_worker()], [[]], django_capture_on_commit_callbacks)
     candidate.refresh_from_db()
     assert candidate.status == "failed" and candidate.reason.startswith("duplicate: same bytes")
@@ -468,7 +479,7 @@ def test_accepted_images_of_one_photographer_day_share_a_split(
     for seed in range(12):
         add(project, seed, owner=f"owner{seed % 3}", taken=DAY + timedelta(minutes=seed))
     worker = make_worker()
-    for grid in collection.grids_post(project=project):
+    for grid in collection.collection_grids_post(project=project):
         answer_grid(grid, [worker], [[]], django_capture_on_commit_callbacks)
     rows = Image.objects.filter(project=project).values_list("photographer", "split")
     assert len(rows) == 12
@@ -497,18 +508,18 @@ def test_splits_follow_the_candidates_and_nothing_is_locked_when_all_are_assigne
             project=project, source_ref=f"ref{n}", image=img, photographer_id=owner,
             duplicate_group=group, status=Candidate.Status.ACCEPTED,
         )  # fmt: skip
-    assert collection.splits_assign(project=project) == 2
+    assert collection.collection_splits_assign(project=project) == 2
     twin.refresh_from_db()
     assert twin.split == "val", "a near-duplicate joins its group's split"
     with CaptureQueriesContext(connection) as captured:
-        assert collection.splits_assign(project=project) == 0
+        assert collection.collection_splits_assign(project=project) == 0
     selects = [q["sql"] for q in captured.captured_queries if "SELECT" in q["sql"]]
     assert len(selects) == 1 and "FOR UPDATE" not in selects[0]
 
 
 def test_the_grid_is_handed_out_by_the_task_engine(project, annotator):
     add(project, 1)
-    collection.grids_post(project=project)
+    collection.collection_grids_post(project=project)
     lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.COLLECTION)
     assert lease is not None and lease.task.stage == "collection"
     assert collection.collection_summary(project=project)["in_grid"] == 1

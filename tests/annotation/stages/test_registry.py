@@ -3,20 +3,30 @@ this installation runs."""
 
 import pytest
 
-from annotation.models import Stage
+from annotation.models import Stage, Task
+from annotation.models.segmentation import SegmentationProgress
 from annotation.stages import hand_on_after_commit
+from tests.annotation.stages.test_segmentation import open_task, spot_pair
 
 
 @pytest.mark.django_db
 def test_a_registered_later_stage_is_queued_after_the_commit(
-    coco_project, django_capture_on_commit_callbacks
+    coco_project, make_worker, django_capture_on_commit_callbacks
 ):
+    image, category = spot_pair(
+        coco_project, [[(50, 50)]], make_worker, django_capture_on_commit_callbacks
+    )
+    # Undo what spotting's own hand-off posted, so the pair waits for segmentation again.
+    Task.objects.filter(stage=Stage.SEGMENTATION).delete()
+    SegmentationProgress.objects.all().delete()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         hand_on_after_commit(
             Stage.SEGMENTATION, "post_segmentation_tasks", project_id=coco_project.id
         )
-    assert len(callbacks) == 1, "nothing runs before the commit"
-    callbacks[0]()  # eager Celery: runs it; no spotting done yet, so nothing to post
+    assert len(callbacks) == 1
+    assert open_task(image, category) is None, "nothing runs before the commit"
+    callbacks[0]()  # the commit: eager Celery posts the segmentation task of the spotted pair
+    assert open_task(image, category) is not None
 
 
 @pytest.mark.django_db

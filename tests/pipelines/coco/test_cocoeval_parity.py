@@ -61,6 +61,8 @@ FIXTURE_CASES = [
     ("instances_val2014_100.json", "instances_val2014_fakesegm100_results.json", "segm"),
     # Box results evaluated as masks: loadRes draws each box as a rectangle polygon.
     ("instances_val2014_100.json", "instances_val2014_fakebbox100_results.json", "segm"),
+    # Mask results evaluated as boxes: loadRes gives each the box of its mask.
+    ("instances_val2014_100.json", "instances_val2014_fakesegm100_results.json", "bbox"),
     # Results with both a box and a polygon: loadRes takes the area from the box.
     ("gt_dataset.json", "dt_dataset.json", "bbox"),
     ("gt_dataset.json", "dt_dataset.json", "segm"),

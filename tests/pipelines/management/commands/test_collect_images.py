@@ -78,18 +78,20 @@ def test_a_folder_feeds_the_same_pool(project, tmp_path):
 
 def test_post_grids_groups_the_near_duplicates_once(project, tmp_path, monkeypatch):
     from annotation.stages import collection
+    from annotation.stages.collection import grids
 
     for seed in range(3):
         (tmp_path / f"{seed}.jpg").write_bytes(photo_bytes(seed))
     (tmp_path / "copy.jpg").write_bytes(near_copy(0))
     calls = []
-    original = collection.near_duplicates_group
+    original = collection.collection_near_duplicates_group
 
     def counted(**kwargs):  # type: ignore[no-untyped-def]
         calls.append(kwargs)
         return original(**kwargs)
 
-    monkeypatch.setattr(collection, "near_duplicates_group", counted)
+    monkeypatch.setattr(collection, "collection_near_duplicates_group", counted)
+    monkeypatch.setattr(grids, "collection_near_duplicates_group", counted)
     out = io.StringIO()
     call_command("collect_images", "--project", "yard", "--folder", str(tmp_path),
                  "--post-grids", "--no-progress", stdout=out)  # fmt: skip
