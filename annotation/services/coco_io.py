@@ -43,6 +43,7 @@ from django.utils import timezone
 from pycocotools import mask as coco_mask
 from shapely.geometry import Polygon
 
+from annotation import events
 from annotation.errors import DomainError, NotFound
 from annotation.models import (
     Annotation,
@@ -792,7 +793,7 @@ def export_job_start(
     *, project: Project, split: str, kinds: list[str], created_by: User | None = None
 ) -> ExportJob:
     """Queue an export (split: train, val, test, unassigned or all); the Celery task
-    pipelines.tasks_export.run_export runs it after commit."""
+    pipelines.tasks.export.run_export runs it after commit."""
     split_from_option(split)  # refuse a bad split now, not in the worker
     unknown = sorted(set(kinds) - set(EXPORT_KINDS))
     if unknown or not kinds:
@@ -801,9 +802,7 @@ def export_job_start(
         project=project, split=split, kinds=sorted(set(kinds), key=EXPORT_KINDS.index),
         created_by=created_by,
     )  # fmt: skip
-    from pipelines.tasks_export import run_export
-
-    transaction.on_commit(lambda: run_export.delay(job.id))
+    events.send_on_commit(events.export_job_queued, job_id=job.id)
     return job
 
 

@@ -1,9 +1,11 @@
 """Stage 6, crowd painting (thesis §2.4.3, appendix A "Crowd Labeling"), top to bottom.
 
-1. Tasks: an (image, category) whose segmentation reached the individual cap (10 instances by
-   default; COCO: 10-15) is marked CROWD by the segmentation stage; it gets ONE painting
-   task: paint every remaining pixel of the category. `crowd_post_tasks(project=)` posts the
-   missing ones (safe to run twice; Celery `post_crowd_tasks`).
+1. Tasks: an (image, category) whose individually segmented instances (accepted masks)
+   reached the cap (10 by default; COCO: 10-15) while spotted instances remain uncovered
+   beyond them is marked CROWD by the segmentation stage (`segmentation_post_next`); it gets
+   ONE painting task: paint every remaining pixel of the category. `crowd_post_tasks(project=)`
+   posts the missing ones (safe to run twice; queued by the `crowd_pairs_ready` signal,
+   pipelines.tasks.stages.post_crowd_tasks).
 2. An answer, one of:
        {"png": "data:image/png;base64,..."}   a mask of the image's size: painted = opaque
                                                (alpha >= 128) non-black pixels
@@ -24,7 +26,6 @@ import io
 from typing import Any
 
 import numpy as np
-from celery import shared_task
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -80,11 +81,6 @@ def crowd_post_tasks(*, project: Project) -> list[Task]:
                 )
             )
     return posted
-
-
-@shared_task(acks_late=True)
-def post_crowd_tasks(project_id: int) -> int:
-    return len(crowd_post_tasks(project=Project.objects.get(id=project_id)))
 
 
 # 2. One worker's answer -----------------------------------------------------------------------
