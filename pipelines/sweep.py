@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from annotation import events
@@ -186,21 +186,25 @@ def _projects_with_a_full_grid_waiting(cutoff: datetime) -> list[int]:
         Q(task__status=Task.Status.OPEN)
         | Q(task__status=Task.Status.COMPLETE, task__result__isnull=True)
     )
-    waiting = dict(
-        Segmentation.objects.filter(status=Segmentation.Status.PENDING, created_at__lt=cutoff)
+    waiting = (
+        Segmentation.objects.filter(
+            image__project_id=OuterRef("pk"),
+            status=Segmentation.Status.PENDING,
+            created_at__lt=cutoff,
+        )
         .exclude(Exists(in_grid))
-        .values_list("image__project_id")
-        .annotate(masks=Count("id"))
-        .values_list("image__project_id", "masks")
         .order_by()
+        .values("image__project_id")
+        .annotate(masks=Count("id"))
+        .values("masks")
     )
-    if not waiting:
-        return []
     full = []
-    for project in Project.objects.filter(id__in=list(waiting)).order_by("id"):
+    for project in (
+        Project.objects.annotate(waiting=Subquery(waiting)).filter(waiting__gt=0).order_by("id")
+    ):
         size = project_setting(project, "verification_grid_size", verification.GRID_SIZE)
         gold = project_setting(project, "verification_gold_per_grid", verification.GOLD_PER_GRID)
-        if waiting[project.id] >= size - gold:
+        if project.waiting >= size - gold:
             full.append(project.id)
     return full
 
