@@ -160,6 +160,8 @@ def validate_painting(task: Task, answer: Any) -> dict:
         raise AnswerInvalid("send exactly one of: a painting (png or rle) or 'nothing left'")
     if kinds[0] == "none_left":
         return {"none_left": True}
+    if task.image is None:
+        raise AnswerInvalid("this task has no image to paint on")
     height, width = task.image.height, task.image.width
     if kinds[0] == "png":
         mask = _mask_from_png(answer["png"])
@@ -171,7 +173,7 @@ def validate_painting(task: Task, answer: Any) -> dict:
     else:
         region = _region_of(_rle_from_answer(answer["rle"], height, width))
     if region["area"] == 0:
-        name = task.category.name if task.category_id else "object"
+        name = task.category.name if task.category is not None else "object"
         raise AnswerInvalid(
             f"nothing is painted: paint the remaining {name} pixels, or say nothing is left"
         )
@@ -191,16 +193,23 @@ def on_painting_complete(task: Task) -> None:
         )
         if task.status != Task.Status.COMPLETE or CrowdPainting.objects.filter(task=task).exists():
             return
-        assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
+        assignment = (
+            task.assignments.filter(status=Assignment.Status.SUBMITTED)
+            .select_related("worker")
+            .first()
+        )
         if assignment is None:
             return
-        answer = assignment.answer
+        # A painting task is posted with its image and category.
+        image, category, worker = task.image, task.category, assignment.worker
+        assert image is not None and category is not None and worker is not None
+        answer: dict[str, Any] = assignment.answer or {}
         annotation = None
         if "rle" in answer:
             annotation = annotation_record(
                 project=task.project,
-                image=task.image,
-                category=task.category,
+                image=image,
+                category=category,
                 segmentation=answer["rle"],
                 area=answer["area"],
                 bbox_xywh=answer["bbox_xywh"],
@@ -210,7 +219,7 @@ def on_painting_complete(task: Task) -> None:
         CrowdPainting.objects.create(
             task=task,
             assignment=assignment,
-            worker_id=assignment.worker_id,
+            worker=worker,
             annotation=annotation,
             area=answer.get("area", 0),
             seconds=assignment.time_spent_seconds,

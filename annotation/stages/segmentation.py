@@ -198,11 +198,11 @@ def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
         .distinct()
         .order_by("image_id", "category_id")
     )
-    pairs = list(pairs)
-    images = Image.objects.select_related("project").in_bulk({image for image, _ in pairs})
-    categories = Category.objects.in_bulk({category for _, category in pairs})
+    pair_ids = list(pairs)
+    images = Image.objects.select_related("project").in_bulk({image for image, _ in pair_ids})
+    categories = Category.objects.in_bulk({category for _, category in pair_ids})
     posted = 0
-    for image_id, category_id in pairs:
+    for image_id, category_id in pair_ids:
         task = segmentation_post_next(image=images[image_id], category=categories[category_id])
         posted += task is not None
     return posted
@@ -275,16 +275,19 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
             "send exactly one of: an outline, 'there is no such object' or "
             "'all instances are already segmented'"
         )
-    name = task.category.name if task.category_id else "object"
+    name = task.category.name if task.category is not None else "object"
     if kinds[0] == "no_such_object":
         return {"no_such_object": True, **effort}
     if kinds[0] == "all_segmented":
         return {"all_segmented": True, **effort}
     project = task.project
+    image = task.image
+    if image is None:
+        raise AnswerInvalid("this task has no image to outline anything in")
     outline = geometry.normalise_polygons(
         answer["polygons"],
-        width=task.image.width,
-        height=task.image.height,
+        width=image.width,
+        height=image.height,
         max_vertices=project_setting(project, "segmentation_max_vertices", geometry.MAX_VERTICES),
         min_area=project_setting(project, "segmentation_min_area", geometry.MIN_AREA_PX),
     )
@@ -311,24 +314,33 @@ def on_segmentation_complete(task: Task) -> None:
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))
-            .select_related("image", "category")
+            .select_related("image", "category", "instance")
             .get(id=task.id)
         )
         if task.status != Task.Status.COMPLETE:
             return
-        assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
+        assignment = (
+            task.assignments.filter(status=Assignment.Status.SUBMITTED)
+            .select_related("worker")
+            .first()
+        )
         if assignment is None:
             return
-        answer = assignment.answer
+        # A segmentation task is posted with its image, category and instance.
+        image, category, instance = task.image, task.category, task.instance
+        worker = assignment.worker  # a submitted answer has its worker
+        assert image is not None and category is not None and instance is not None
+        assert worker is not None
+        answer: dict[str, Any] = assignment.answer or {}
         if "polygons" in answer:
             Segmentation.objects.get_or_create(
                 assignment=assignment,
                 defaults={
                     "task": task,
-                    "instance_id": task.instance_id,
-                    "image_id": task.image_id,
-                    "category_id": task.category_id,
-                    "worker_id": assignment.worker_id,
+                    "instance": instance,
+                    "image": image,
+                    "category": category,
+                    "worker": worker,
                     "polygons": answer["polygons"],
                     "area": answer["area"],
                     "bbox_xywh": answer["bbox_xywh"],
@@ -344,13 +356,13 @@ def on_segmentation_complete(task: Task) -> None:
         else:
             outcome = "all_segmented"
             _stop(
-                _progress_locked(task.image, task.category),
+                _progress_locked(image, category),
                 SegmentationProgress.State.DONE,
                 "a worker said all instances are already segmented",
             )
         task.result = {"outcome": outcome, "worker": assignment.worker_id}
         task.save(update_fields=["result"])
-        segmentation_post_next(image=task.image, category=task.category)
+        segmentation_post_next(image=image, category=category)
         if outcome == "segmented":
             events.send_on_commit(events.masks_ready, project_id=task.project_id)
 
@@ -361,8 +373,8 @@ def effort_summary(tasks: QuerySet[Task]) -> dict:
         Segmentation.objects.filter(task__in=tasks).values_list("seconds", "vertices", "edits")
     )
 
-    def median(values: list[float]) -> float | None:
-        values = sorted(v for v in values if v is not None and not math.isnan(v))
+    def median(raw: list[float | None]) -> float | None:
+        values = sorted(v for v in raw if v is not None and not math.isnan(v))
         if not values:
             return None
         middle = len(values) // 2
