@@ -40,7 +40,7 @@ from annotation.models.projects import project_setting
 from annotation.models.segmentation import Segmentation, SegmentationProgress
 from annotation.models.verification import GridCell
 from annotation.services import task_engine
-from annotation.stages import verification
+from annotation.stages import segmentation, verification
 
 REPAIR_LIMIT = 1000  # tasks re-advanced per sweep; the next sweep takes the rest
 
@@ -160,19 +160,10 @@ def _projects_with_unstarted_pairs(cutoff: datetime) -> list[int]:
 
 
 def _projects_with_stalled_pairs(cutoff: datetime) -> list[int]:
-    """Segmenting pairs with nothing in flight: no open task, no answer whose rule has not
-    run, no mask waiting for verification. `segmentation_post_next` always acts on them."""
-    of_pair = {"image_id": OuterRef("image_id"), "category_id": OuterRef("category_id")}
-    in_flight = Task.objects.filter(stage=Stage.SEGMENTATION, **of_pair).filter(
-        Q(status=Task.Status.OPEN) | Q(status=Task.Status.COMPLETE, result__isnull=True)
-    )
-    pending = Segmentation.objects.filter(status=Segmentation.Status.PENDING, **of_pair)
+    """Segmenting pairs with nothing in flight (`segmentation.pairs_waiting`)."""
     return list(
-        SegmentationProgress.objects.filter(
-            state=SegmentationProgress.State.SEGMENTING, updated_at__lt=cutoff
-        )
-        .exclude(Exists(in_flight))
-        .exclude(Exists(pending))
+        segmentation.pairs_waiting()
+        .filter(updated_at__lt=cutoff)
         .values_list("image__project_id", flat=True)
         .distinct()
         .order_by("image__project_id")

@@ -30,7 +30,7 @@ import math
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from annotation import events, geometry
 from annotation.errors import AnswerInvalid
@@ -208,24 +208,31 @@ def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
     return posted
 
 
-def pairs_waiting(project_id: int) -> QuerySet[SegmentationProgress]:
-    """Pairs still segmenting with no open task: waiting for verification's verdicts (or for
-    a hand-off that was lost)."""
-    open_task = Task.objects.filter(
-        stage=Stage.SEGMENTATION,
-        image_id=OuterRef("image_id"),
-        category_id=OuterRef("category_id"),
-        status=Task.Status.OPEN,
+def pairs_waiting() -> QuerySet[SegmentationProgress]:
+    """Pairs still segmenting with nothing in flight: no open task, no answer whose rule has
+    not run yet, no mask waiting for verification. `segmentation_post_next` always acts on
+    them (next instance, done, or crowd painting): they waited for verification's last
+    verdict, or a hand-off was lost."""
+    of_pair = {"image_id": OuterRef("image_id"), "category_id": OuterRef("category_id")}
+    in_flight = Task.objects.filter(stage=Stage.SEGMENTATION, **of_pair).filter(
+        Q(status=Task.Status.OPEN) | Q(status=Task.Status.COMPLETE, result__isnull=True)
     )
-    return SegmentationProgress.objects.filter(
-        image__project_id=project_id, state=SegmentationProgress.State.SEGMENTING
-    ).exclude(Exists(open_task))
+    pending = Segmentation.objects.filter(status=Segmentation.Status.PENDING, **of_pair)
+    return (
+        SegmentationProgress.objects.filter(state=SegmentationProgress.State.SEGMENTING)
+        .exclude(Exists(in_flight))
+        .exclude(Exists(pending))
+    )
 
 
 def segmentation_pairs_advance(*, project_id: int) -> int:
     """Run `segmentation_post_next` for every pair of the project that waits (after
     verification decided masks). Safe to run twice. Returns how many tasks were posted."""
-    pairs = list(pairs_waiting(project_id).select_related("image__project", "category"))
+    pairs = list(
+        pairs_waiting()
+        .filter(image__project_id=project_id)
+        .select_related("image__project", "category")
+    )
     return sum(
         segmentation_post_next(image=pair.image, category=pair.category) is not None
         for pair in pairs
