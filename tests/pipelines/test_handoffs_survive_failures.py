@@ -6,6 +6,7 @@ message that was dropped is repaired by the sweep (`manage.py pipeline_sweep`)."
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -156,17 +157,21 @@ def test_a_worker_killed_inside_a_completion_rule_ends_like_an_undisturbed_run(w
     ) as holder:
         holder.execute("SELECT id FROM annotation_segmentation WHERE id = %s FOR UPDATE", [mask.id])
         submit_last_grid_answer(disturbed_grid, make_worker)
-        taken = time.monotonic()
         wait_for(lambda: blocked_backends() == 1, "the completion rule to reach the locked mask")
+        taken = time.monotonic()  # the worker took the message before this
         worker.kill()
         holder.rollback()
     wait_for(lambda: blocked_backends() == 0, "the killed worker's transaction to end")
     assert not GridOutcome.objects.filter(task=disturbed_grid).exists(), "rolled back"
     assert not Annotation.objects.filter(project=disturbed).exists()
 
-    time.sleep(max(0.0, VISIBILITY_S + 0.5 - (time.monotonic() - taken)))
+    (interrupted,) = re.findall(r"advance_task\[([0-9a-f-]+)\] received", worker.output())
+    assert f"advance_task[{interrupted}] succeeded" not in worker.output()
+
+    time.sleep(max(0.0, VISIBILITY_S + 1 - (time.monotonic() - taken)))
     worker.start()  # takes back the unacknowledged message and runs the rule again
     wait_for(lambda: finished(disturbed), "the redelivered hand-off to reach crowd painting")
+    assert f"advance_task[{interrupted}] succeeded" in worker.output(), "the same message"
 
     submit_last_grid_answer(calm_grid, make_worker)
     wait_for(lambda: finished(calm), "the undisturbed run to reach crowd painting")
