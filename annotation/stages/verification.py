@@ -357,7 +357,9 @@ def validate_grid_answer(task: Task, answer: Any) -> dict:
 
 def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> GridOutcome:
     """Record an answer's votes; void (uncounted) when it missed the gold."""
-    poor = set(assignment.answer.get("poor", []))
+    poor = set((assignment.answer or {}).get("poor", []))
+    worker_id = assignment.worker_id  # a submitted answer has its worker
+    assert worker_id is not None
     gold = [cell for cell in cells if cell.is_gold]
     caught = sum(cell.cell_id in poor for cell in gold)
     needed = min(
@@ -367,7 +369,7 @@ def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> 
     outcome = GridOutcome.objects.create(
         task=task,
         assignment=assignment,
-        worker_id=assignment.worker_id,
+        worker_id=worker_id,
         gold_caught=caught,
         gold_shown=len(gold),
         passed=passed,
@@ -377,12 +379,12 @@ def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> 
             cell=cell,
             assignment=assignment,
             segmentation_id=cell.segmentation_id,
-            worker_id=assignment.worker_id,
+            worker_id=worker_id,
             good=cell.cell_id not in poor,
             counted=passed,
         )
         for cell in cells
-        if not cell.is_gold
+        if cell.segmentation_id is not None  # every cell but the gold ones
     )
     return outcome
 
@@ -530,11 +532,14 @@ def segmenter_block(*, worker: User, reason: str) -> int:
         profile.blocked = True
         profile.blocked_reason = reason
         profile.save(update_fields=["blocked", "blocked_reason"])
-        live = Segmentation.objects.select_for_update(of=("self",)).filter(
-            worker=worker,
-            status__in=[Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED],
+        live = list(
+            Segmentation.objects.select_for_update(of=("self",))
+            .filter(
+                worker=worker,
+                status__in=[Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED],
+            )
+            .select_related("image", "category", "task", "instance")
         )
-        live = list(live.select_related("image", "category", "task", "instance"))
         Annotation.objects.filter(source_segmentation__in=live).delete()
         discarded = 0
         for segmentation in live:
