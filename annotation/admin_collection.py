@@ -18,7 +18,7 @@ from annotation.errors import DomainError
 from annotation.models import Project
 from annotation.models.collection import Candidate, SearchQuery
 from annotation.stages import collection
-from pipelines import tasks_collection
+from pipelines.tasks.collection import collect_from_flickr
 
 
 @admin.register(SearchQuery)
@@ -93,7 +93,7 @@ def run_action(project: Project, form) -> str:  # type: ignore[no-untyped-def]
     if action == "flickr":
         count = max(1, min(10_000, int(form.get("max_queries") or 10)))
         per_query = int(form.get("per_query") or 0) or None
-        tasks_collection.collect_from_flickr.delay(project.id, count, per_query)
+        collect_from_flickr.delay(project.id, count, per_query)
         return f"Fetching the next {count} queries from Flickr (a background task)."
     if action == "grids":
         posted = collection.collection_grids_post(

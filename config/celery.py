@@ -1,4 +1,4 @@
-"""The Celery app; tasks live in pipelines/tasks.py and models_zoo (queue `models`)."""
+"""The Celery app; tasks live in pipelines/tasks/ and models_zoo (queue `models`)."""
 
 import os
 

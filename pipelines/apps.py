@@ -6,5 +6,7 @@ class PipelinesConfig(AppConfig):
     verbose_name = "Pipelines: Celery tasks and commands"
 
     def ready(self) -> None:
-        # Connects the receivers that queue tasks for annotation/events.py's signals.
-        from pipelines import tasks_export  # noqa: F401
+        # The task modules connect the receivers of annotation/events.py's signals. Imported
+        # here so that every process loading Django (web, worker, beat, commands, tests in
+        # eager mode) hands work on, not only the processes that happen to import a task.
+        import pipelines.tasks  # noqa: F401

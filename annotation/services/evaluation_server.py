@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
+from annotation import events
 from annotation.errors import DomainError
 from annotation.models import Project
 from annotation.models.evaluation import Release, Submission
@@ -157,14 +158,8 @@ def submission_create(
             results_gz=gzip.compress(results_json),
             detection_count=len(detections.score),
         )
-        transaction.on_commit(lambda: _evaluate_after_commit(submission.id))
+        events.send_on_commit(events.submission_ready, submission_id=submission.id)
     return submission
-
-
-def _evaluate_after_commit(submission_id: int) -> None:
-    from pipelines.tasks import evaluate_submission
-
-    evaluate_submission.delay(submission_id)
 
 
 def submission_evaluate(*, submission_id: int) -> Submission:

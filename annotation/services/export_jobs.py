@@ -2,7 +2,7 @@
 survive their worker dying (issue 17).
 
 A job is queued here; `export_job_queued` (annotation/events.py) is sent after the commit and
-the receiver in pipelines/tasks_export.py queues the task, which calls export_job_run. A
+the receiver in pipelines/tasks/export.py queues the task, which calls export_job_run. A
 worker claims the job with one conditional UPDATE (queued, or running with an old heartbeat),
 so two deliveries of the same message never run it twice at once; every later write of the
 run is conditional on its attempt number, so a run that lost its claim changes nothing. The

@@ -3,7 +3,8 @@
 Every stage uses it the same way: `task_post` creates a task with one Assignment slot per
 answer needed; `task_next_for_worker` leases one free slot to a worker; `assignment_submit`
 records the answer once per idempotency key; when every slot is answered the stage's
-`on_task_complete` runs in a Celery task after the commit.
+`on_task_complete` runs in a Celery task after the commit (the `task_completed` signal of
+annotation/events.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from annotation import stages
+from annotation import events, stages
 from annotation.errors import (
     AnswerInvalid,
     KeyReused,
@@ -223,14 +224,10 @@ def assignment_submit(
             task.status = Task.Status.COMPLETE
             task.completed_at = now
             task.save(update_fields=["status", "completed_at"])
-            transaction.on_commit(lambda: _advance_after_commit(task.id))
+            # The stage's completion rule runs in a Celery task once this commits
+            # (pipelines.tasks.engine.advance_task); the periodic sweep re-sends a lost one.
+            events.send_on_commit(events.task_completed, task_id=task.id)
     return assignment
-
-
-def _advance_after_commit(task_id: int) -> None:
-    from pipelines.tasks import advance_task
-
-    advance_task.delay(task_id)
 
 
 def assignment_release(*, assignment_id: int, worker: User) -> Assignment:

@@ -7,17 +7,18 @@ A stage module (collection, labeling, spotting, segmentation, verification, crow
   (runs in a Celery task after the commit, must be idempotent);
 - `eligible_tasks(tasks, worker)`: narrow a queryset to tasks the worker may take
   (e.g. per-category qualification).
+
+Stage modules hold rules only: no Celery tasks. A stage hands work to the next one by
+sending a signal of annotation/events.py after its commit (`send_on_commit`); the Celery
+tasks that act on it live in pipelines/tasks/.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-
-from django.db import transaction
 
 from annotation.errors import AnswerInvalid, StageNotAvailable
 
@@ -60,20 +61,6 @@ def is_registered(stage: str) -> bool:
     return stage in _registry
 
 
-def hand_on_after_commit(stage: str, task_name: str, **kwargs: Any) -> None:
-    """Queue a later stage's Celery task `task_name` once the current transaction commits,
-    if this installation runs that stage. Looked up by name at run time because later stages
-    import earlier ones (segmentation reads spotting's spots), never the other way round."""
-    if not is_registered(stage):
-        return
-
-    def queue() -> None:
-        module = importlib.import_module(f"annotation.stages.{stage}")
-        getattr(module, task_name).delay(**kwargs)
-
-    transaction.on_commit(queue)
-
-
 @contextmanager
 def registered(rules: StageRules) -> Iterator[StageRules]:
     """Register rules for the duration of a block (tests), restoring what was there."""
@@ -91,7 +78,6 @@ def registered(rules: StageRules) -> Iterator[StageRules]:
 __all__ = [
     "AnswerInvalid",
     "StageRules",
-    "hand_on_after_commit",
     "is_registered",
     "register",
     "registered",

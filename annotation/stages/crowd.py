@@ -1,9 +1,11 @@
 """Stage 6, crowd painting (thesis §2.4.3, appendix A "Crowd Labeling"), top to bottom.
 
-1. Tasks: an (image, category) whose segmentation reached the individual cap (10 instances by
-   default; COCO: 10-15) is marked CROWD by the segmentation stage; it gets ONE painting
-   task: paint every remaining pixel of the category. `crowd_post_tasks(project=)` posts the
-   missing ones (safe to run twice; Celery `post_crowd_tasks`).
+1. Tasks: an (image, category) whose individually segmented instances (accepted masks)
+   reached the cap (10 by default; COCO: 10-15) while spotted instances remain uncovered
+   beyond them is marked CROWD by the segmentation stage (`segmentation_post_next`); it gets
+   ONE painting task: paint every remaining pixel of the category. `crowd_post_tasks(project=)`
+   posts the missing ones (safe to run twice; queued by the `crowd_pairs_ready` signal,
+   pipelines.tasks.stages.post_crowd_tasks).
 2. An answer, one of:
        {"png": "data:image/png;base64,..."}   a mask of the image's size: painted = opaque
                                                (alpha >= 128) non-black pixels
@@ -24,7 +26,6 @@ import io
 from typing import Any
 
 import numpy as np
-from celery import shared_task
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -80,11 +81,6 @@ def crowd_post_tasks(*, project: Project) -> list[Task]:
                 )
             )
     return posted
-
-
-@shared_task(acks_late=True)
-def post_crowd_tasks(project_id: int) -> int:
-    return len(crowd_post_tasks(project=Project.objects.get(id=project_id)))
 
 
 # 2. One worker's answer -----------------------------------------------------------------------
@@ -164,9 +160,9 @@ def validate_painting(task: Task, answer: Any) -> dict:
         raise AnswerInvalid("send exactly one of: a painting (png or rle) or 'nothing left'")
     if kinds[0] == "none_left":
         return {"none_left": True}
-    image = task.image
-    assert image is not None  # a painting task is about one image
-    height, width = image.height, image.width
+    if task.image is None:
+        raise AnswerInvalid("this task has no image to paint on")
+    height, width = task.image.height, task.image.width
     if kinds[0] == "png":
         mask = _mask_from_png(answer["png"])
         if mask.shape != (height, width):
@@ -177,7 +173,7 @@ def validate_painting(task: Task, answer: Any) -> dict:
     else:
         region = _region_of(_rle_from_answer(answer["rle"], height, width))
     if region["area"] == 0:
-        name = task.category.name if task.category else "object"
+        name = task.category.name if task.category is not None else "object"
         raise AnswerInvalid(
             f"nothing is painted: paint the remaining {name} pixels, or say nothing is left"
         )
@@ -197,13 +193,17 @@ def on_painting_complete(task: Task) -> None:
         )
         if task.status != Task.Status.COMPLETE or CrowdPainting.objects.filter(task=task).exists():
             return
-        assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
+        assignment = (
+            task.assignments.filter(status=Assignment.Status.SUBMITTED)
+            .select_related("worker")
+            .first()
+        )
         if assignment is None:
             return
-        image, category, worker_id = task.image, task.category, assignment.worker_id
-        # A painting task is about one (image, category); a submitted answer has a worker.
-        assert image is not None and category is not None and worker_id is not None
-        answer = assignment.answer or {}
+        # A painting task is posted with its image and category.
+        image, category, worker = task.image, task.category, assignment.worker
+        assert image is not None and category is not None and worker is not None
+        answer: dict[str, Any] = assignment.answer or {}
         annotation = None
         if "rle" in answer:
             annotation = annotation_record(
@@ -219,7 +219,7 @@ def on_painting_complete(task: Task) -> None:
         CrowdPainting.objects.create(
             task=task,
             assignment=assignment,
-            worker_id=worker_id,
+            worker=worker,
             annotation=annotation,
             area=answer.get("area", 0),
             seconds=assignment.time_spent_seconds,

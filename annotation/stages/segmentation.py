@@ -8,8 +8,9 @@ bottom.
    skipped, so nobody outlines the same object twice (several workers' crosses on one object
    collapse this way). The spotting stage calls `segmentation_post_for_completed_spotting`.
 2. Cap: at most `segmentation_max_instances` (10 by default; COCO: 10-15) instances of a
-   category per image are outlined one by one; past that the pair is marked CROWD and the
-   rest is left to crowd painting (a later stage).
+   category per image are outlined one by one; when that many are accepted by verification
+   and spotted instances remain uncovered beyond them, the pair is marked CROWD and the rest
+   is left to crowd painting (a later stage). With no spot left the pair is simply done.
 3. Who: only workers qualified on the task's category (annotation/services/qualification.py;
    experts and admins need no training).
 4. A worker's answer, one of:
@@ -28,11 +29,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from celery import shared_task
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from annotation import geometry
+from annotation import events, geometry
 from annotation.errors import AnswerInvalid
 from annotation.models import (
     Assignment,
@@ -48,7 +48,7 @@ from annotation.models.projects import project_setting
 from annotation.models.segmentation import Qualification, Segmentation, SegmentationProgress
 from annotation.services import task_engine
 from annotation.services.people import is_expert
-from annotation.stages import StageRules, hand_on_after_commit, register
+from annotation.stages import StageRules, register
 from annotation.stages.spotting import spots_for
 
 MAX_INSTANCES = 10  # thesis §2.4.3: 10-15 per category and image, then crowd painting
@@ -91,23 +91,23 @@ def spot_is_covered(spot: Spot, masks: list[geometry.OutlineShape]) -> bool:
 
 def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
     """Post the next segmentation task of an (image, category), or None when a task is still
-    open, the pair is finished, or no uncovered spot is left (the pair is then marked)."""
+    open, the pair is finished, or the pair waits (the pair is then marked when it is done).
+
+    The cap (thesis §2.4.3: crowd painting is for the instances beyond the first 10-15
+    individually segmented ones): once `segmentation_max_instances` live masks (pending or
+    accepted) exist, no more instances are outlined one by one. The pair goes to crowd
+    painting only when that many masks are ACCEPTED and spotted instances remain uncovered
+    beyond them; while some of them still wait for verification it waits (a rejected mask
+    puts its instance back, an accepted one brings the pair here again through the
+    `masks_verified` signal). With no uncovered spot left the pair is done, whatever the
+    count."""
     with transaction.atomic():
         progress = _progress_locked(image, category)
         if progress.state != SegmentationProgress.State.SEGMENTING:
             return None
         if _tasks_of_pair(image, category).filter(status=Task.Status.OPEN).exists():
             return None  # one after another: the open task's mask may cover the next spots
-        masks = list(live_masks(image, category).values_list("polygons", flat=True))
-        cap = max_instances_for(image.project)
-        if len(masks) >= cap:
-            _stop(
-                progress,
-                SegmentationProgress.State.CROWD,
-                f"{len(masks)} instances outlined (cap {cap}): the rest is left to crowd painting",
-            )
-            hand_on_after_commit(Stage.CROWD, "post_crowd_tasks", project_id=image.project_id)
-            return None
+        live = list(live_masks(image, category).values_list("polygons", "status"))
         tasked = {
             spot_id
             for spot_id in _tasks_of_pair(image, category).values_list(
@@ -115,27 +115,44 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
             )
             if spot_id is not None
         }
-        shapes = [geometry.OutlineShape(polygons) for polygons in masks]  # once, not per spot
-        for spot in spots_for(image, category):
-            if spot.id in tasked or spot_is_covered(spot, shapes):
-                continue
-            instance = Instance.objects.create(
-                image=image, category=category, spot_x=spot.x, spot_y=spot.y
+        shapes = [geometry.OutlineShape(polygons) for polygons, _ in live]  # once, not per spot
+        remaining = [
+            spot
+            for spot in spots_for(image, category)
+            if spot.id not in tasked and not spot_is_covered(spot, shapes)
+        ]
+        if not remaining:
+            _stop(progress, SegmentationProgress.State.DONE, "no uncovered spot left")
+            return None
+        cap = max_instances_for(image.project)
+        if len(live) >= cap:
+            accepted = sum(status == Segmentation.Status.ACCEPTED for _, status in live)
+            if accepted < cap:
+                return None  # the cap is reached only by verified masks: wait for the votes
+            _stop(
+                progress,
+                SegmentationProgress.State.CROWD,
+                f"{accepted} instances segmented (cap {cap}) and {len(remaining)} spot(s) "
+                "left uncovered: the rest is left to crowd painting",
             )
-            return task_engine.task_post(
-                project=image.project,
-                stage=Stage.SEGMENTATION,
-                answers_needed=1,
-                image=image,
-                category=category,
-                instance=instance,
-                payload={
-                    "spot": {"id": spot.id, "x": spot.x, "y": spot.y, "worker": spot.worker_id},
-                    "order": len(tasked) + 1,
-                },
-            )
-        _stop(progress, SegmentationProgress.State.DONE, "no uncovered spot left")
-        return None
+            events.send_on_commit(events.crowd_pairs_ready, project_id=image.project_id)
+            return None
+        spot = remaining[0]
+        instance = Instance.objects.create(
+            image=image, category=category, spot_x=spot.x, spot_y=spot.y
+        )
+        return task_engine.task_post(
+            project=image.project,
+            stage=Stage.SEGMENTATION,
+            answers_needed=1,
+            image=image,
+            category=category,
+            instance=instance,
+            payload={
+                "spot": {"id": spot.id, "x": spot.x, "y": spot.y, "worker": spot.worker_id},
+                "order": len(tasked) + 1,
+            },
+        )
 
 
 def segmentation_requeue(*, segmentation: Segmentation) -> Task:
@@ -163,7 +180,8 @@ def segmentation_requeue(*, segmentation: Segmentation) -> Task:
 def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
     """Post the first segmentation task of every (image, category) of a project whose spotting
     is complete and which has no segmentation going yet. Safe to run twice. Returns how many
-    tasks were posted. The Celery entry is post_segmentation_tasks."""
+    tasks were posted. Queued by the `spots_ready` signal
+    (pipelines.tasks.stages.post_segmentation_tasks)."""
     project_id = project if isinstance(project, int) else project.pk
     started = SegmentationProgress.objects.filter(
         image_id=OuterRef("image_id"), category_id=OuterRef("category_id")
@@ -180,20 +198,45 @@ def segmentation_post_for_completed_spotting(*, project: Project | int) -> int:
         .distinct()
         .order_by("image_id", "category_id")
     )
-    pair_list = list(pairs)
-    images = Image.objects.select_related("project").in_bulk({image for image, _ in pair_list})
-    categories = Category.objects.in_bulk({category for _, category in pair_list})
+    pair_ids = list(pairs)
+    images = Image.objects.select_related("project").in_bulk({image for image, _ in pair_ids})
+    categories = Category.objects.in_bulk({category for _, category in pair_ids})
     posted = 0
-    for image_id, category_id in pair_list:
+    for image_id, category_id in pair_ids:
         task = segmentation_post_next(image=images[image_id], category=categories[category_id])
         posted += task is not None
     return posted
 
 
-@shared_task(acks_late=True)
-def post_segmentation_tasks(project_id: int) -> int:
-    """Celery: segmentation_post_for_completed_spotting for a project id."""
-    return segmentation_post_for_completed_spotting(project=project_id)
+def pairs_waiting() -> QuerySet[SegmentationProgress]:
+    """Pairs still segmenting with nothing in flight: no open task, no answer whose rule has
+    not run yet, no mask waiting for verification. `segmentation_post_next` always acts on
+    them (next instance, done, or crowd painting): they waited for verification's last
+    verdict, or a hand-off was lost."""
+    of_pair = {"image_id": OuterRef("image_id"), "category_id": OuterRef("category_id")}
+    in_flight = Task.objects.filter(stage=Stage.SEGMENTATION, **of_pair).filter(
+        Q(status=Task.Status.OPEN) | Q(status=Task.Status.COMPLETE, result__isnull=True)
+    )
+    pending = Segmentation.objects.filter(status=Segmentation.Status.PENDING, **of_pair)
+    return (
+        SegmentationProgress.objects.filter(state=SegmentationProgress.State.SEGMENTING)
+        .exclude(Exists(in_flight))
+        .exclude(Exists(pending))
+    )
+
+
+def segmentation_pairs_advance(*, project_id: int) -> int:
+    """Run `segmentation_post_next` for every pair of the project that waits (after
+    verification decided masks). Safe to run twice. Returns how many tasks were posted."""
+    pairs = list(
+        pairs_waiting()
+        .filter(image__project_id=project_id)
+        .select_related("image__project", "category")
+    )
+    return sum(
+        segmentation_post_next(image=pair.image, category=pair.category) is not None
+        for pair in pairs
+    )
 
 
 # 3. Who may take a task --------------------------------------------------------------------
@@ -239,14 +282,15 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
             "send exactly one of: an outline, 'there is no such object' or "
             "'all instances are already segmented'"
         )
-    name = task.category.name if task.category else "object"
-    image = task.image
-    assert image is not None  # a segmentation task is about one image
+    name = task.category.name if task.category is not None else "object"
     if kinds[0] == "no_such_object":
         return {"no_such_object": True, **effort}
     if kinds[0] == "all_segmented":
         return {"all_segmented": True, **effort}
     project = task.project
+    image = task.image
+    if image is None:
+        raise AnswerInvalid("this task has no image to outline anything in")
     outline = geometry.normalise_polygons(
         answer["polygons"],
         width=image.width,
@@ -277,29 +321,33 @@ def on_segmentation_complete(task: Task) -> None:
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))
-            .select_related("image", "category")
+            .select_related("image", "category", "instance")
             .get(id=task.id)
         )
         if task.status != Task.Status.COMPLETE:
             return
-        assignment = task.assignments.filter(status=Assignment.Status.SUBMITTED).first()
+        assignment = (
+            task.assignments.filter(status=Assignment.Status.SUBMITTED)
+            .select_related("worker")
+            .first()
+        )
         if assignment is None:
             return
-        image, category, worker_id = task.image, task.category, assignment.worker_id
-        instance_id = task.instance_id
-        # A segmentation task is about one instance; a submitted answer has a worker.
-        assert image is not None and category is not None
-        assert instance_id is not None and worker_id is not None
-        answer = assignment.answer or {}
+        # A segmentation task is posted with its image, category and instance.
+        image, category, instance = task.image, task.category, task.instance
+        worker = assignment.worker  # a submitted answer has its worker
+        assert image is not None and category is not None and instance is not None
+        assert worker is not None
+        answer: dict[str, Any] = assignment.answer or {}
         if "polygons" in answer:
             Segmentation.objects.get_or_create(
                 assignment=assignment,
                 defaults={
                     "task": task,
-                    "instance_id": instance_id,
+                    "instance": instance,
                     "image": image,
                     "category": category,
-                    "worker_id": worker_id,
+                    "worker": worker,
                     "polygons": answer["polygons"],
                     "area": answer["area"],
                     "bbox_xywh": answer["bbox_xywh"],
@@ -323,9 +371,7 @@ def on_segmentation_complete(task: Task) -> None:
         task.save(update_fields=["result"])
         segmentation_post_next(image=image, category=category)
         if outcome == "segmented":
-            hand_on_after_commit(
-                Stage.VERIFICATION, "post_verification_grids", project_id=task.project_id
-            )
+            events.send_on_commit(events.masks_ready, project_id=task.project_id)
 
 
 def effort_summary(tasks: QuerySet[Task]) -> dict:
@@ -334,8 +380,8 @@ def effort_summary(tasks: QuerySet[Task]) -> dict:
         Segmentation.objects.filter(task__in=tasks).values_list("seconds", "vertices", "edits")
     )
 
-    def median(column: list[float | None]) -> float | None:
-        values = sorted(v for v in column if v is not None and not math.isnan(v))
+    def median(raw: list[float | None]) -> float | None:
+        values = sorted(v for v in raw if v is not None and not math.isnan(v))
         if not values:
             return None
         middle = len(values) // 2

@@ -11,8 +11,9 @@
 3. Aggregation: every cross is kept with its worker (Spot rows). No merging here: the
    segmentation stage de-duplicates by mask coverage (a spot inside an accepted mask is
    done).
-4. Next: after the commit, the segmentation stage (when installed) is asked to post work for
-   the new spots; it reads the candidates with `spots_for(image, category)`.
+4. Next: after the commit, the `spots_ready` signal (annotation/events.py) asks the
+   segmentation stage to post work for the new spots; it reads the candidates with
+   `spots_for(image, category)`.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 
-from annotation import geometry
+from annotation import events, geometry
 from annotation.errors import AnswerInvalid
 from annotation.models import Assignment, Category, Image, Project, Stage, Task
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
 from annotation.services import task_engine
-from annotation.stages import StageRules, hand_on_after_commit, register
+from annotation.stages import StageRules, register
 
 # Defaults; a project overrides them in `stage_settings`.
 SPOTTING_ANSWERS_PER_TASK = 8
@@ -138,9 +139,7 @@ def on_spotting_complete(task: Task) -> None:
         }
         task.save(update_fields=["result"])
         # Next (§2.4.3): the new spots go to segmentation; posting there is idempotent.
-        hand_on_after_commit(
-            Stage.SEGMENTATION, "post_segmentation_tasks", project_id=task.project_id
-        )
+        events.send_on_commit(events.spots_ready, project_id=task.project_id)
 
 
 # 4. What the segmentation stage reads ------------------------------------------------------

@@ -36,11 +36,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from celery import shared_task
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from annotation import events
 from annotation.errors import AnswerInvalid, DomainError, WrongState
 from annotation.models import (
     Annotation,
@@ -318,17 +318,6 @@ def _grid_post(
     return task
 
 
-@shared_task(acks_late=True)
-def post_verification_grids(project_id: int, allow_partial: bool = False) -> int:
-    """Celery entry point (periodic, or after a batch of segmentations): how many posted."""
-    project = Project.objects.get(id=project_id)
-    try:
-        return len(verification_post_grids(project=project, allow_partial=allow_partial))
-    except NotEnoughGold as error:
-        logger.warning("verification grids not posted: %s", error.reason)
-        return 0
-
-
 # 2. Who may take a grid -----------------------------------------------------------------------
 
 
@@ -368,9 +357,9 @@ def validate_grid_answer(task: Task, answer: Any) -> dict:
 
 def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> GridOutcome:
     """Record an answer's votes; void (uncounted) when it missed the gold."""
-    worker_id = assignment.worker_id
-    assert worker_id is not None  # a submitted answer has a worker
     poor = set((assignment.answer or {}).get("poor", []))
+    worker_id = assignment.worker_id  # a submitted answer has its worker
+    assert worker_id is not None
     gold = [cell for cell in cells if cell.is_gold]
     caught = sum(cell.cell_id in poor for cell in gold)
     needed = min(
@@ -389,13 +378,13 @@ def _judge_answer(task: Task, cells: list[GridCell], assignment: Assignment) -> 
         VerificationVote(
             cell=cell,
             assignment=assignment,
-            segmentation_id=segmentation_id,
+            segmentation_id=cell.segmentation_id,
             worker_id=worker_id,
             good=cell.cell_id not in poor,
             counted=passed,
         )
         for cell in cells
-        if (segmentation_id := cell.segmentation_id) is not None  # the real cells, not gold
+        if cell.segmentation_id is not None  # every cell but the gold ones
     )
     return outcome
 
@@ -440,6 +429,8 @@ def on_grid_complete(task: Task) -> None:
             "pending": sum(v == PENDING for v in verdicts.values()),
         }
         task.save(update_fields=["result"])
+        # Pairs that waited for these verdicts go on (segmentation_pairs_advance).
+        events.send_on_commit(events.masks_verified, project_id=task.project_id)
     try:
         verification_post_grids(project=task.project)
     except NotEnoughGold as error:

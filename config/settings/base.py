@@ -110,16 +110,41 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "default")
 # The `models` queue is consumed only by the GPU worker (docker-compose service `models`).
-# Task modules beyond pipelines/tasks.py (autodiscovered); stage modules with tasks load
-# with the app registry.
-CELERY_IMPORTS = ("pipelines.tasks_collection", "pipelines.tasks_export")
+# Every task of the web app lives in pipelines/tasks/ (autodiscovered; no CELERY_IMPORTS).
 CELERY_TASK_ROUTES = {"models_zoo.*": {"queue": "models"}}
+# Hand-offs (pipelines/tasks/handoff.py): a worker killed mid-task leaves its message unacked;
+# with reject_on_worker_lost it goes back to the queue instead of being dropped.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Time limits (issue 17): a hand-off is short; exports, scoring and Flickr runs are long.
+CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "300"))
+CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "360"))
+PIPELINE_LONG_TASK_SOFT_TIME_LIMIT = int(
+    os.environ.get("PIPELINE_LONG_TASK_SOFT_TIME_LIMIT", "3600")
+)
+PIPELINE_LONG_TASK_TIME_LIMIT = int(os.environ.get("PIPELINE_LONG_TASK_TIME_LIMIT", "3720"))
+# Redis redelivers a message that was taken but never acknowledged (a dead worker) after
+# visibility_timeout seconds. It must exceed the longest task's hard limit, or a long export
+# still running would be handed to a second worker; 2 h by default.
+CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "7200")),
+}
+if os.environ.get("CELERY_BROKER_KEY_PREFIX"):
+    # Installations (or test processes) sharing one Redis keep apart: queues and the
+    # unacknowledged-message index are per prefix, so one never redelivers another's work.
+    CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = os.environ["CELERY_BROKER_KEY_PREFIX"]
+# The periodic sweep (pipelines/sweep.py): what a lost message left behind is repaired once
+# it is older than this (a hand-off still on its way is not repeated needlessly).
+PIPELINE_SWEEP_GRACE_SECONDS = int(os.environ.get("PIPELINE_SWEEP_GRACE_SECONDS", "600"))
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {
-        "task": "pipelines.tasks.release_expired_leases",
+        "task": "pipelines.tasks.engine.release_expired_leases",
         "schedule": 60.0,
+    },
+    "sweep-pipeline": {
+        "task": "pipelines.tasks.sweep.sweep_pipeline",
+        "schedule": float(os.environ.get("PIPELINE_SWEEP_EVERY_SECONDS", "300")),
     },
 }
 

@@ -28,6 +28,8 @@ if use_services:
     )
     if reachable("127.0.0.1", 6379):
         os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+        # Broker keys per test process too: a worker test never takes another run's messages.
+        os.environ.setdefault("CELERY_BROKER_KEY_PREFIX", f"cocoforge-test-{os.getpid()}:")
 else:
     os.environ["DATABASE_URL"] = "sqlite:///" + os.path.join(
         tempfile.gettempdir(), "cocoforge-test.sqlite3"

@@ -23,7 +23,7 @@ from django.db import connection
 from annotation.models import Annotation, Category, ExportJob, Image, Project
 from annotation.services.export_jobs import export_job_start, export_jobs_recover
 from config.celery import app as celery_app
-from pipelines.tasks_export import run_export
+from pipelines.tasks.export import run_export
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES, ANNOTATIONS = 200, 42_000  # progress is saved every 10,000 entries: four times

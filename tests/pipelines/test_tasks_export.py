@@ -8,7 +8,7 @@ import pytest
 from annotation.models import ExportJob
 from annotation.services.annotations import annotation_record
 from annotation.services.images import SourceMetadata, image_ingest
-from pipelines.tasks_export import run_export
+from pipelines.tasks.export import run_export
 from tests.conftest import jpeg_bytes
 
 

@@ -1,36 +1,29 @@
-"""The stage registry hands work to later stages only after the commit, and only to stages
-this installation runs."""
+"""The stage registry answers for the stages this installation runs, and a stage's rules can
+be swapped for a block (tests) and restored."""
 
 import pytest
 
-from annotation.models import Stage, Task
-from annotation.models.segmentation import SegmentationProgress
-from annotation.stages import hand_on_after_commit
-from tests.annotation.stages.test_segmentation import open_task, spot_pair
+from annotation import stages
+from annotation.errors import StageNotAvailable
+from annotation.models import Stage
 
 
-@pytest.mark.django_db
-def test_a_registered_later_stage_is_queued_after_the_commit(
-    coco_project, make_worker, django_capture_on_commit_callbacks
-):
-    image, category = spot_pair(
-        coco_project, [[(50, 50)]], make_worker, django_capture_on_commit_callbacks
-    )
-    # Undo what spotting's own hand-off posted, so the pair waits for segmentation again.
-    Task.objects.filter(stage=Stage.SEGMENTATION).delete()
-    SegmentationProgress.objects.all().delete()
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        hand_on_after_commit(
-            Stage.SEGMENTATION, "post_segmentation_tasks", project_id=coco_project.id
-        )
-    assert len(callbacks) == 1
-    assert open_task(image, category) is None, "nothing runs before the commit"
-    callbacks[0]()  # the commit: eager Celery posts the segmentation task of the spotted pair
-    assert open_task(image, category) is not None
+def test_every_pipeline_stage_is_registered_with_its_tool():
+    """Each stage of PIPELINE.md registers its rules when Django starts."""
+    for stage in Stage.values:
+        rules = stages.rules_for(stage)
+        assert rules.stage == stage and rules.tool_url_name
 
 
-@pytest.mark.django_db
-def test_a_stage_this_installation_does_not_run_gets_nothing(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        hand_on_after_commit("dreaming", "anything", project=1)
-    assert callbacks == []
+def test_an_unknown_stage_is_refused_with_its_name():
+    with pytest.raises(StageNotAvailable):
+        stages.rules_for("dreaming")
+    assert not stages.is_registered("dreaming")
+
+
+def test_rules_registered_for_a_block_are_restored_after_it():
+    before = stages.rules_for(Stage.CROWD)
+    replacement = stages.StageRules(stage=Stage.CROWD, validate_answer=lambda task, answer: {})
+    with stages.registered(replacement):
+        assert stages.rules_for(Stage.CROWD) is replacement
+    assert stages.rules_for(Stage.CROWD) is before

@@ -17,6 +17,7 @@ from annotation.stages.segmentation import (
     validate_segmentation_answer,
 )
 from tests.annotation.stages.test_labeling import DOG, make_image
+from tests.annotation.stages.test_verification import add_gold, answer_grid, gold_cells
 
 CAT = 17
 
@@ -152,21 +153,59 @@ class TestPosting:
         again = segmentation_post_next(image=image, category=category)
         assert again is not None and again.payload["spot"]["x"] == 31
 
-    def test_past_the_cap_the_rest_is_left_to_crowd_painting(
+    def test_past_the_cap_of_verified_instances_the_rest_goes_to_crowd_painting(
         self, coco_project, make_worker, capture
     ):
-        coco_project.stage_settings = {"segmentation_max_instances": 2}
+        """Issue 12: the pair waits while its capped masks are unverified, and goes to crowd
+        painting (one task) once they are accepted with spots left beyond them."""
+        coco_project.stage_settings = {
+            "segmentation_max_instances": 2,
+            "verification_grid_size": 6,  # 2 masks + 4 gold: the 2 capped masks fill a grid
+        }
         coco_project.save()
+        add_gold(coco_project, make_worker(WorkerProfile.Role.EXPERT))
         crosses = [(10 + 30 * i, 50) for i in range(5)]
         image, category = spot_pair(coco_project, [crosses], make_worker, capture)
-        segmentation_post_for_completed_spotting(project=coco_project)
         worker = qualified(make_worker, coco_project)
         answer_next(worker, {"polygons": square(5, 45, 10)}, capture)
         answer_next(worker, {"polygons": square(35, 45, 10)}, capture)
-        assert open_task(image, category) is None
+
         progress = SegmentationProgress.objects.get(image=image, category=category)
+        assert progress.state == SegmentationProgress.State.SEGMENTING, "unverified: waits"
+        assert open_task(image, category) is None, "no third instance outlined one by one"
+        assert not Task.objects.filter(stage=Stage.CROWD).exists()
+
+        for _ in range(3):  # the 2 masks in one grid, judged good by 3 workers
+            voter = make_worker()
+            grid = task_engine.task_next_for_worker(worker=voter, stage=Stage.VERIFICATION)
+            assert grid is not None
+            answer_grid(voter, gold_cells(grid.task), capture, expect_task=grid.task)
+        assert (
+            Segmentation.objects.filter(image=image, status=Segmentation.Status.ACCEPTED).count()
+            == 2
+        )
+
+        progress.refresh_from_db()
         assert progress.state == SegmentationProgress.State.CROWD
-        assert "crowd painting" in progress.reason
+        assert "3 spot(s) left uncovered" in progress.reason
+        painting = Task.objects.get(stage=Stage.CROWD, image=image, category=category)
+        assert painting.status == Task.Status.OPEN
+        assert open_task(image, category) is None
+
+    def test_at_the_cap_with_no_spot_left_the_pair_is_done_not_crowd(
+        self, coco_project, make_worker, capture
+    ):
+        """Issue 12: reaching the cap is not enough; with every spot covered there is
+        nothing for crowd painting."""
+        coco_project.stage_settings = {"segmentation_max_instances": 2}
+        coco_project.save()
+        image, category = spot_pair(coco_project, [[(10, 50), (40, 50)]], make_worker, capture)
+        worker = qualified(make_worker, coco_project)
+        answer_next(worker, {"polygons": square(5, 45, 10)}, capture)
+        answer_next(worker, {"polygons": square(35, 45, 10)}, capture)
+        progress = SegmentationProgress.objects.get(image=image, category=category)
+        assert progress.state == SegmentationProgress.State.DONE
+        assert not Task.objects.filter(stage=Stage.CROWD).exists()
 
     def test_no_such_object_moves_on_to_the_next_spot(self, coco_project, make_worker, capture):
         image, category = spot_pair(coco_project, [[(30, 30), (150, 50)]], make_worker, capture)

@@ -197,25 +197,24 @@ class TestOverTheApi:
 
 
 @pytest.mark.django_db
-def test_a_complete_spotting_task_asks_segmentation_for_work_after_the_commit(
-    coco_project, make_worker, django_capture_on_commit_callbacks, monkeypatch
+def test_a_complete_spotting_task_hands_its_spots_to_segmentation_after_the_commit(
+    coco_project, make_worker, django_capture_on_commit_callbacks
 ):
-    """Stage 4's documented entry point runs once the spots are committed."""
-    import importlib
-
-    from annotation import stages
-
-    if not stages.is_registered(Stage.SEGMENTATION):
-        pytest.skip("this installation has no segmentation stage")
-    segmentation = importlib.import_module("annotation.stages.segmentation")
-    calls = []
-
-    class Recorder:
-        @staticmethod
-        def delay(**kwargs):  # type: ignore[no-untyped-def]
-            calls.append((kwargs, Spot.objects.count()))
-
-    monkeypatch.setattr(segmentation, "post_segmentation_tasks", Recorder)
+    """Nothing is handed on before the commit; after it, the spots are stored and the
+    segmentation stage posts the first instance's task at the first spot."""
     task = post_spotting_task(coco_project, answers=1)
-    submit(task, make_worker(), crosses(2), django_capture_on_commit_callbacks)
-    assert calls == [({"project_id": coco_project.id}, 2)]
+    worker = make_worker()
+    lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.SPOTTING)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        task_engine.assignment_submit(
+            assignment_id=lease.id, worker=worker, answer=crosses(2), key="spot-once"
+        )
+    assert callbacks, "the hand-off waits for the commit"
+    assert not Spot.objects.exists()
+    assert not Task.objects.filter(stage=Stage.SEGMENTATION).exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        for callback in callbacks:
+            callback()
+    assert Spot.objects.filter(task=task).count() == 2
+    segmentation = Task.objects.get(stage=Stage.SEGMENTATION, image=task.image)
+    assert segmentation.payload["spot"]["x"] == 10.0 and segmentation.payload["spot"]["y"] == 20.0
