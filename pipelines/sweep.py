@@ -40,6 +40,7 @@ from annotation.models.projects import project_setting
 from annotation.models.segmentation import Segmentation, SegmentationProgress
 from annotation.models.verification import GridCell
 from annotation.services import task_engine
+from annotation.services.export_jobs import export_jobs_recover, stale_after
 from annotation.stages import segmentation, verification
 
 REPAIR_LIMIT = 1000  # tasks re-advanced per sweep; the next sweep takes the rest
@@ -57,6 +58,7 @@ class SweepReport:
     crowd_posted: list[int] = field(default_factory=list)  # project ids
     labeling_posted: list[int] = field(default_factory=list)  # image ids
     evaluations_requeued: list[int] = field(default_factory=list)  # submission ids
+    exports_recovered: list[int] = field(default_factory=list)  # export job ids
 
     @property
     def repairs(self) -> int:
@@ -73,6 +75,7 @@ class SweepReport:
             f"projects asked to post crowd painting tasks: {_ids(self.crowd_posted)}",
             f"images sent to category labeling: {_ids(self.labeling_posted)}",
             f"evaluation submissions queued again: {_ids(self.evaluations_requeued)}",
+            f"export jobs a dead worker left, queued again: {_ids(self.exports_recovered)}",
         ]
 
 
@@ -135,8 +138,8 @@ def pipeline_sweep(*, now: datetime | None = None, grace: timedelta | None = Non
     for submission_id in report.evaluations_requeued:
         events.send_on_commit(events.submission_ready, submission_id=submission_id)
 
-    # TODO(integrator, issue 17): export jobs left `running` by a dead worker, with i11-layout's
-    # `export_jobs_recover(older_than=now - evaluation_limit - grace)` from the coco modules.
+    # Export jobs a dead worker left `running` (no heartbeat) or whose message was lost.
+    report.exports_recovered = export_jobs_recover(older_than=stale_after())
     return report
 
 

@@ -11,12 +11,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from annotation.models import Candidate, Category, Image, Stage, Task, WorkerProfile
+from annotation.models import Candidate, Category, ExportJob, Image, Stage, Task, WorkerProfile
 from annotation.models.evaluation import Submission
 from annotation.models.labeling import Spot
 from annotation.models.segmentation import SegmentationProgress
 from annotation.services import task_engine
 from annotation.services.evaluation_server import release_create
+from annotation.services.export_jobs import export_job_start
 from annotation.services.projects import project_create
 from annotation.stages import collection
 from pipelines.sweep import pipeline_sweep
@@ -171,6 +172,25 @@ def test_an_evaluation_left_pending_past_its_time_limit_is_scored(coco_project, 
 
 
 @pytest.mark.django_db
+def test_an_export_job_whose_worker_died_is_queued_again_and_finished(
+    coco_project, capture, settings
+):
+    settings.COCOFORGE_EXPORT_STALE_SECONDS = 60
+    with capture(execute=False):  # its worker dies: the job stays `running`, no heartbeat since
+        job = export_job_start(project=coco_project, split="all", kinds=["instances"])
+    ExportJob.objects.filter(id=job.id).update(
+        status=ExportJob.Status.RUNNING, heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    with capture(execute=True):
+        report = pipeline_sweep(grace=NOW)
+    assert report.exports_recovered == [job.id]
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.DONE
+    with capture(execute=True):
+        assert pipeline_sweep(grace=NOW).exports_recovered == [], "once, not on every sweep"
+
+
+@pytest.mark.django_db
 def test_expired_leases_go_back_to_the_pool(coco_project, make_worker):
     task = spotting_task(coco_project)
     task_engine.task_next_for_worker(worker=make_worker(), stage=Stage.SPOTTING)
@@ -197,11 +217,11 @@ def test_when_nothing_is_wrong_the_sweep_costs_the_same_few_queries(
     make_worker, capture, django_assert_num_queries
 ):
     a_finished_project("One", make_worker, capture)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         assert pipeline_sweep(grace=NOW).repairs == 0
     for name in ("Two", "Three"):
         a_finished_project(name, make_worker, capture)
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(9):
         assert pipeline_sweep(grace=NOW).repairs == 0
 
 
