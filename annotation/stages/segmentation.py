@@ -104,7 +104,8 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
             _stop(
                 progress,
                 SegmentationProgress.State.CROWD,
-                f"{len(masks)} instances outlined (cap {cap}): the rest is left to crowd painting",
+                f"{len(masks)} instance{'s' if len(masks) != 1 else ''} outlined (cap {cap}): "
+                "the rest is left to crowd painting",
             )
             hand_on_after_commit(Stage.CROWD, "post_crowd_tasks", project_id=image.project_id)
             return None
