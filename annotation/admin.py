@@ -3,8 +3,11 @@ project made here gets its taxonomy the same way as one made with the CLI or the
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
@@ -112,7 +115,7 @@ class ProjectAdmin(admin.ModelAdmin):
                     description=data.get("description", ""),
                     template=data.get("template") or None,
                     categories=data.get("categories"),
-                    created_by=request.user,
+                    created_by=cast(User, request.user),
                 )
             except DomainError as error:
                 form.add_error(None, error.reason)

@@ -138,7 +138,8 @@ _DECLARED = [
     _d("verification_grid_size", "verification", "int", 64,
        "Cells in one verification grid, gold included.", "appendix A: grids of 64", 2, 256),
     _d("verification_gold_per_grid", "verification", "int", 4,
-       "Known-bad gold masks hidden in each grid.", "appendix A: 4 known-bad", 1, 64),
+       "Known-bad gold masks hidden in each grid; 0 trusts the verifiers (a small team).",
+       "appendix A: 4 known-bad", 0, 64),
     _d("verification_min_gold_caught", "verification", "int", 3,
        "Gold cells a worker must mark poor for the answer to count.",
        "appendix A: 3 of the 4", 0, 64),
@@ -288,15 +289,17 @@ class Preset:
     values: dict[str, Any]
 
 
+# A few trusted people: three filter each grid, two label each photo, one answer elsewhere,
+# and verification without gold (gold catches careless strangers; COCO hid 4 per grid).
 _SMALL_TEAM = {
     "collection_grid_size": 16,
-    "collection_answers_per_grid": 1,
+    "collection_answers_per_grid": 3,
     "labeling_answers_per_image": 2,
     "spotting_answers_per_task": 1,
     "segmentation_max_instances": 5,
     "verification_grid_size": 4,
-    "verification_gold_per_grid": 1,
-    "verification_min_gold_caught": 1,
+    "verification_gold_per_grid": 0,
+    "verification_min_gold_caught": 0,
     "verification_first_votes": 1,
     "verification_total_votes": 2,
     "verification_min_good": 2,
@@ -310,14 +313,14 @@ PRESETS: dict[str, Preset] = {
                "Every number as the COCO thesis gives it: 8 labelers, 8 spotters, grids of 64 "
                "with 4 gold, 3-then-5 votes. Needs a crowd of dozens.", {}),
         Preset("small-team", "Small team",
-               "A handful of people can take a photo from collection to export: one answer "
-               "where COCO wanted several, two labelers, grids of 4 cells with 1 gold.",
+               "A handful of trusted people take a photo from collection to export: three "
+               "filter each grid, two label each photo, one answer elsewhere, verification "
+               "grids of 4 masks without gold.",
                _SMALL_TEAM),
         Preset("solo", "Solo trial",
-               "One person tries every stage alone: every task needs one answer (verification "
-               "still needs one expert-made gold mask).",
-               {**_SMALL_TEAM, "labeling_answers_per_image": 1, "verification_total_votes": 1,
-                "verification_min_good": 1}),
+               "One person tries every stage alone: every task needs one answer.",
+               {**_SMALL_TEAM, "collection_answers_per_grid": 1, "labeling_answers_per_image": 1,
+                "verification_total_votes": 1, "verification_min_good": 1}),
     )
 }  # fmt: skip
 

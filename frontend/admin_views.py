@@ -57,10 +57,14 @@ def _field(declaration: SettingDeclaration) -> forms.Field:
         return forms.ChoiceField(choices=[(c, c) for c in declaration.choices], **common)
     if declaration.kind == "str":
         return forms.CharField(**common)
-    bounds = {"min_value": declaration.minimum, "max_value": declaration.maximum}
+    low, high = declaration.minimum, declaration.maximum
     if declaration.kind == "int":
-        return forms.IntegerField(**bounds, **common)
-    return forms.FloatField(**bounds, **common)
+        return forms.IntegerField(
+            min_value=None if low is None else int(low),
+            max_value=None if high is None else int(high),
+            **common,
+        )
+    return forms.FloatField(min_value=low, max_value=high, **common)
 
 
 class StageSettingsForm(forms.Form):
@@ -69,13 +73,14 @@ class StageSettingsForm(forms.Form):
     def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
         stored = project.stage_settings if isinstance(project.stage_settings, dict) else {}
         initial = {key: setting_read(stored, key) for key in DECLARATIONS}
-        super().__init__(*args, initial=initial, **kwargs)
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
         for key, declaration in DECLARATIONS.items():
             self.fields[key] = _field(declaration)
         self.project = project
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         if self.data:
             unknown = sorted(set(self.data) - set(self.fields) - FORM_CONTROL_NAMES)
             for key in unknown:

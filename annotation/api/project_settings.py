@@ -69,6 +69,8 @@ class ProjectSettingsApi(APIView):
 
     def _update(self, request: Request, pk: int, replace: bool) -> Response:
         project = get_object_or_404(Project, pk=pk)
+        if not isinstance(request.data, dict):
+            return _refused(SettingsInvalid({"settings": "expected a JSON object of names"}))
         try:
             project = project_settings_update(project=project, values=request.data,
                                               replace=replace)  # fmt: skip

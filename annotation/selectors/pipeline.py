@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
 from django.db.models.functions import TruncHour
@@ -39,7 +40,7 @@ from annotation.stage_settings import stored_settings_problems
 # COCO's reported effort (thesis §2.4.1-2.4.3, §2.7; PIPELINE.md): ~20k worker-hours of
 # labeling and ~10k of spotting over 328,000 photos, 22 hours per 1,000 segmentations.
 COCO_IMAGES = 328_000
-COCO_EFFORT = {
+COCO_EFFORT: dict[str, dict[str, Any]] = {
     Stage.LABELING.value: {"hours": 20_000, "per": "photo", "per_unit": 20_000 / COCO_IMAGES,
                            "text": "~20k worker-hours over 328k photos (§2.4.1)"},
     Stage.SPOTTING.value: {"hours": 10_000, "per": "photo", "per_unit": 10_000 / COCO_IMAGES,
@@ -72,6 +73,14 @@ class StageProgress:
     @property
     def remaining(self) -> int:
         return self.waiting + self.leased
+
+    @property
+    def eta_text(self) -> str:
+        if not self.remaining:
+            return "done" if self.tasks_complete else "not started"
+        if self.eta_hours is None:
+            return "no recent answers"
+        return f"{self.eta_hours:.1f} h"
 
 
 @dataclass(frozen=True)
@@ -108,7 +117,7 @@ class PipelineOverview:
         return max(eta for eta in etas if eta is not None)
 
 
-def _slot_counts(project: Project) -> dict[str, dict[str, int]]:
+def _slot_counts(project: Project) -> dict[str, dict[str, Any]]:
     rows = (
         Assignment.objects.filter(task__project=project)
         .values("task__stage")
@@ -121,10 +130,10 @@ def _slot_counts(project: Project) -> dict[str, dict[str, int]]:
             expired=Sum("expired_leases"),
         )
     )  # fmt: skip
-    return {row["task__stage"]: row for row in rows}
+    return {row["task__stage"]: dict(row) for row in rows}
 
 
-def _task_counts(project: Project) -> dict[str, dict[str, int]]:
+def _task_counts(project: Project) -> dict[str, dict[str, Any]]:
     rows = (
         Task.objects.filter(project=project)
         .values("stage")
@@ -133,7 +142,7 @@ def _task_counts(project: Project) -> dict[str, dict[str, int]]:
             complete=Count("id", filter=Q(status=Task.Status.COMPLETE)),
         )
     )
-    return {row["stage"]: row for row in rows}
+    return {row["stage"]: dict(row) for row in rows}
 
 
 def _answered(project: Project):  # type: ignore[no-untyped-def]

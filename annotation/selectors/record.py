@@ -19,7 +19,14 @@ def worker_record(worker: User) -> dict:
             leased=Count("id", filter=Q(status=Assignment.Status.LEASED)),
         )
     )
-    by_stage = {row["task__stage"]: row for row in rows}
+    by_stage: dict[str, dict[str, int]] = {
+        row["task__stage"]: {
+            "submitted": row["submitted"],
+            "rejected": row["rejected"],
+            "leased": row["leased"],
+        }
+        for row in rows
+    }
     stages = [
         {
             "stage": stage.value,

@@ -70,7 +70,7 @@ def nav_groups_for(user: User, project: Project | None) -> list[dict[str, Any]]:
 def role_navigation(context: template.Context) -> dict[str, Any]:
     request = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if request is None or user is None or not user.is_authenticated:
         return {"groups": [], "current": ""}
     project = context.get("project")
     if not isinstance(project, Project):

@@ -12,16 +12,8 @@ from pipelines.management.cli import find_project
 
 COLUMNS = [
     ("Stage", 26), ("open", 6), ("waiting", 8), ("leased", 7), ("done", 6), ("rejected", 9),
-    ("requeued", 9), ("ans/h", 6), ("hours", 8), ("cost", 9), ("ETA", 12),
+    ("requeued", 9), ("ans/h", 6), ("hours", 8), ("cost", 9), ("ETA", 18),
 ]  # fmt: skip
-
-
-def _eta(hours: float | None, remaining: int) -> str:
-    if not remaining:
-        return "done"
-    if hours is None:
-        return "no answers"
-    return f"{hours:.1f} h"
 
 
 def overview_lines(overview: PipelineOverview) -> list[str]:
@@ -36,14 +28,14 @@ def overview_lines(overview: PipelineOverview) -> list[str]:
     for s in overview.stages:
         lines.append(row([s.label, s.tasks_open, s.waiting, s.leased, s.done, s.rejected,
                           s.requeued, s.answers_last_hour, f"{s.worker_hours:.2f}",
-                          f"{s.cost:.2f}", _eta(s.eta_hours, s.remaining)]))  # fmt: skip
+                          f"{s.cost:.2f}", s.eta_text]))  # fmt: skip
     t = overview.totals
     total_eta = overview.eta_hours
     lines.append(row(["All stages", "", t["waiting"], t["leased"], t["done"], t["rejected"],
                       t["requeued"], t["answers_last_hour"], f"{t['worker_hours']:.2f}",
                       f"{t['cost']:.2f}",
-                      "no answers" if total_eta is None else f"{total_eta:.1f} h"
-                      if total_eta else "done"]))  # fmt: skip
+                      "no recent answers" if total_eta is None else f"{total_eta:.1f} h"
+                      if total_eta else "nothing waiting"]))  # fmt: skip
     lines += ["", f"Cost at {overview.pay_rate:.2f} per worker-hour "
               "(setting dashboard_pay_rate_per_hour).", "", "Effort beside COCO's:"]  # fmt: skip
     for s in overview.stages:
