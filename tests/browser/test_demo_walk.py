@@ -44,7 +44,7 @@ def switch_to(page, username: str, password: str) -> None:  # type: ignore[no-un
 
 def start_stage(page, stage: str) -> None:  # type: ignore[no-untyped-def]
     """The home page's next step for a stage: its Start link."""
-    page.locator(f"[data-testid=next-steps] li[data-stage={stage}][data-state=go] a").click()
+    page.locator(f"[data-testid=next-steps] li[data-step-stage={stage}][data-state=go] a").click()
     if stage == "collection":
         page.locator("[data-testid=cell]").first.wait_for()
     else:
