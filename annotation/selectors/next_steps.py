@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from annotation.models import Project, Stage, Task
 from annotation.selectors.work import StageSummary, stage_summaries_for
 from annotation.services.people import is_expert, profile_for
-from annotation.services.qualification import training_categories
+from annotation.services.qualification import reference_candidates, training_categories
 
 WAITS_FOR = {
     Stage.COLLECTION.value: "No filtering grids: an admin starts collection runs.",
@@ -97,4 +97,22 @@ def next_steps_for(worker: User, summaries: list[StageSummary] | None = None) ->
             f"None of the {summary.open_tasks} open tasks is open to you: you answered them "
             "already (each needs different workers) or they wait for others.",
         ))  # fmt: skip
+    if is_expert(worker):
+        steps.append(_references_step())
     return steps
+
+
+def _references_step() -> NextStep:
+    """Experts outline the references that training and qualification need."""
+    missing = sum(not row["has_reference"] for row in reference_candidates())
+    if missing:
+        return NextStep("references", "References", "go",
+                        f"{missing} spotted object{'s' if missing != 1 else ''} without a "
+                        "reference outline: annotators cannot train on those categories yet.",
+                        "segmentation-expert")  # fmt: skip
+    return NextStep(
+        "references",
+        "References",
+        "wait",
+        "Spotted objects appear here to outline as training references.",
+    )

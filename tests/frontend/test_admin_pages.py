@@ -307,3 +307,11 @@ class TestNavigation:
         client.login(username="ann", password=PASSWORD)
         html = client.get("/me/record/").content.decode()
         assert 'data-testid="record"' in html
+
+
+def test_an_experts_home_page_offers_the_references_to_outline(client, coco_project, make_worker):
+    make_worker(WorkerProfile.Role.EXPERT, "exp")
+    client.login(username="exp", password=PASSWORD)
+    html = client.get("/").content.decode()
+    assert 'data-step-stage="references" data-state="wait"' in html
+    assert "Spotted objects appear here" in html
