@@ -27,6 +27,7 @@ from annotation.models import (
     WorkerProfile,
 )
 from annotation.services.projects import categories_from_csv, project_create
+from annotation.stage_settings import settings_check
 
 
 class ProjectCreateForm(forms.Form):
@@ -76,8 +77,30 @@ class TaxonomyAdmin(admin.ModelAdmin):
     inlines = [CategoryInline, SceneInline]
 
 
+class ProjectChangeForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "slug", "description", "stage_settings"]
+        help_texts = {
+            "stage_settings": "Checked against the declared settings; the project's Settings "
+            "page edits them one by one with their meaning and range."
+        }
+
+    def clean_stage_settings(self):  # type: ignore[no-untyped-def]
+        values = self.cleaned_data.get("stage_settings")
+        if not isinstance(values, dict):
+            raise forms.ValidationError("expected a JSON object of setting names and values")
+        clean, errors = settings_check(values)
+        if errors:
+            raise forms.ValidationError(
+                [f"{key}: {reason}" for key, reason in sorted(errors.items())]
+            )
+        return clean
+
+
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectChangeForm
     list_display = ["name", "slug", "created_by", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["taxonomy", "created_by", "created_at"]

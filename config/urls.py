@@ -21,6 +21,7 @@ urlpatterns = [
     path("", include("frontend.urls_segmentation")),
     path("", include("frontend.urls_verification")),
     path("", include("frontend.urls_export")),
+    path("", include("frontend.urls_admin")),
 ]
 if settings.MEDIA_STORAGE == "local":
     media_prefix = settings.MEDIA_URL.lstrip("/")

@@ -21,6 +21,20 @@ from annotation.services.evaluation_server import (
 )
 from pipelines.coco.cocoeval import STAT_NAMES  # pycocotools' order of the 12 numbers
 
+# Column headers a reader cannot misread ("APl" reads as "API"): name, then what it means.
+_SIZES = {"s": "small", "m": "medium", "l": "large"}
+STAT_HEADERS = [
+    (
+        f"{name[:2]} {_SIZES[name[2]]}" if name[2:] in _SIZES else name,
+        {"AP": "AP at IoU .50:.95", "AP50": "AP at IoU .50", "AP75": "AP at IoU .75",
+         "AR1": "AR with 1 detection per image", "AR10": "AR with 10 detections per image",
+         "AR100": "AR with 100 detections per image"}.get(
+            name, f"{name[:2]} of {_SIZES.get(name[2:], '')} objects (pycocotools: {name})"
+        ),
+    )
+    for name in STAT_NAMES
+]  # fmt: skip
+
 
 @login_required
 def release_list(request: HttpRequest) -> HttpResponse:
@@ -73,6 +87,7 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
             "release": release,
             "boards": boards,
             "stat_names": STAT_NAMES,
+            "stat_headers": STAT_HEADERS,
             "mine": mine,
             "left_today": max(
                 0,

@@ -1,7 +1,9 @@
 """Pages of the labeling and spotting stages: the two tools and the admin's quality page.
 
 The tools are static pages whose JS talks to the REST API; the quality page draws the
-thesis's Fig. 2.4 as inline SVG from the worker-quality report.
+thesis's Fig. 2.4 from the worker-quality report with the site's one charting module
+(frontend/figures.py). Setting the precision line shows first whose answers it would
+reject; rejecting them is a separate, unticked choice.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from annotation.errors import DomainError
 from annotation.models import Project
 from annotation.services import worker_quality
 from frontend.access import require_admin
+from frontend.figures import quality_scatter_svg, quality_union_svg
 
 
 @login_required
@@ -26,74 +29,6 @@ def labeling_tool(request: HttpRequest) -> HttpResponse:
 @login_required
 def spotting_tool(request: HttpRequest) -> HttpResponse:
     return render(request, "frontend/spotting.html")
-
-
-# Plot geometry (pixels of the SVG drawing area) -------------------------------------------
-
-PLOT = {"left": 50, "top": 15, "width": 300, "height": 300}
-
-
-def _px(value: float, axis: str) -> float:
-    if axis == "x":
-        return round(PLOT["left"] + value * PLOT["width"], 1)
-    return round(PLOT["top"] + (1 - value) * PLOT["height"], 1)
-
-
-def _jobs_colour(mean_jobs: float, most_jobs: float) -> str:
-    """Few jobs: light yellow; most jobs: dark red (Fig. 2.4b's colour scale)."""
-    t = 0.0 if most_jobs <= 1 else min(1.0, (mean_jobs - 1) / (most_jobs - 1))
-    red, green, blue = round(253 - t * 120), round(224 - t * 200), round(140 - t * 110)
-    return f"rgb({red},{green},{blue})"
-
-
-def scatter_figure(report: dict) -> dict:
-    cells = report["scatter"]
-    most_workers = max((c["workers"] for c in cells), default=1)
-    most_jobs = max((c["mean_jobs"] for c in cells), default=1)
-    circles = []
-    for cell in cells:
-        recall = (cell["recall_low"] + cell["recall_high"]) / 2
-        precision = (cell["precision_low"] + cell["precision_high"]) / 2
-        circles.append(
-            {
-                **cell,
-                "cx": _px(recall, "x"),
-                "cy": _px(precision, "y"),
-                # Area proportional to the number of workers.
-                "r": round(4 + 11 * (cell["workers"] / most_workers) ** 0.5, 1),
-                "fill": _jobs_colour(cell["mean_jobs"], most_jobs),
-            }
-        )
-    line = report["precision_line"]
-    return {
-        "circles": circles,
-        "line_y": _px(line, "y") if line is not None else None,
-        "most_jobs": round(most_jobs, 1),
-    }
-
-
-def union_figure(report: dict) -> dict:
-    curve = [p for p in report["union_of_k"] if p["recall"] is not None]
-    most_k = max((p["k"] for p in curve), default=1)
-    width = PLOT["width"]
-
-    def kx(k: int) -> float:
-        return round(PLOT["left"] + (k - 1) / max(most_k - 1, 1) * width, 1)
-
-    points = [{**p, "x": kx(p["k"]), "y": _px(p["recall"], "y")} for p in curve]
-    experts = [
-        {**e, "y": _px(e["recall"], "y")} for e in report["experts"] if e["recall"] is not None
-    ]
-    return {
-        "points": points,
-        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points),
-        "experts": experts,
-        "ticks": [{"k": p["k"], "x": p["x"]} for p in points],
-    }
-
-
-def axis_ticks() -> list[dict]:
-    return [{"v": v / 10, "x": _px(v / 10, "x"), "y": _px(v / 10, "y")} for v in range(0, 11, 2)]
 
 
 @login_required
@@ -112,7 +47,7 @@ def labeling_quality(request: HttpRequest) -> HttpResponse:
         try:
             line = float(request.POST.get("precision_line", ""))
             result = worker_quality.precision_line_set(
-                project=project, line=line, apply=bool(request.POST.get("apply"))
+                project=project, line=line, apply=request.POST.get("apply") == "1"
             )
         except ValueError:
             messages.error(request, "The precision line is a number between 0 and 1.")
@@ -128,6 +63,17 @@ def labeling_quality(request: HttpRequest) -> HttpResponse:
                 "rejected and returned to the pool.",
             )
         return redirect(f"{reverse('labeling-quality')}?project={project.id}")
+    preview_line, preview = None, None
+    if request.GET.get("preview"):
+        try:
+            preview_line = float(request.GET["preview"])
+            if not 0 <= preview_line <= 1:
+                raise ValueError
+        except ValueError:
+            messages.error(request, "The precision line is a number between 0 and 1.")
+            preview_line = None
+        else:
+            preview = worker_quality.labeling_rejections_preview(project=project, line=preview_line)
     report = worker_quality.labeling_quality_report(project=project)
     return render(
         request,
@@ -136,9 +82,10 @@ def labeling_quality(request: HttpRequest) -> HttpResponse:
             "projects": projects,
             "project": project,
             "report": report,
-            "scatter": scatter_figure(report),
-            "union": union_figure(report),
-            "ticks": axis_ticks(),
-            "plot": PLOT,
+            "scatter_svg": quality_scatter_svg(report),
+            "union_svg": quality_union_svg(report),
+            "preview_line": preview_line,
+            "preview": preview,
+            "preview_answers": sum(row["answers"] for row in preview or []),
         },
     )

@@ -11,6 +11,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils._os import safe_join
 
+from annotation.selectors.next_steps import next_steps_for
+from annotation.selectors.record import worker_record
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
 from annotation.services.people import profile_for
 
@@ -19,14 +21,27 @@ from annotation.services.people import profile_for
 def home(request: HttpRequest) -> HttpResponse:
     """The stages in COCO's order, with the work available to this person."""
     person = cast(User, request.user)  # login_required
+    stages = stage_summaries_for(person)
     return render(
         request,
         "frontend/home.html",
         {
             "profile": profile_for(person),
-            "stages": stage_summaries_for(person),
+            "stages": stages,
+            "next_steps": next_steps_for(person, stages),
             "projects": projects_with_counts(),
         },
+    )
+
+
+@login_required
+def my_record(request: HttpRequest) -> HttpResponse:
+    """The signed-in worker's own answers per stage, trainings and standing."""
+    person = cast(User, request.user)
+    return render(
+        request,
+        "frontend/record.html",
+        {"profile": profile_for(person), "record": worker_record(person)},
     )
 
 

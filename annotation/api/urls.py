@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.authtoken.views import obtain_auth_token
 
-from annotation.api import evaluation, views
+from annotation.api import evaluation, project_settings, views
 
 app_name = "api"
 
@@ -12,6 +12,16 @@ urlpatterns = [
     path("projects/", views.ProjectListCreateApi.as_view(), name="projects"),
     path("projects/<int:pk>/", views.ProjectDetailApi.as_view(), name="project"),
     path("projects/<int:pk>/images/", views.ProjectImageListApi.as_view(), name="project-images"),
+    path(
+        "projects/<int:pk>/settings/",
+        project_settings.ProjectSettingsApi.as_view(),
+        name="project-settings",
+    ),
+    path(
+        "projects/<int:pk>/settings/preset/",
+        project_settings.ProjectPresetApi.as_view(),
+        name="project-settings-preset",
+    ),
     path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
     path(
         "assignments/<int:pk>/submit/",

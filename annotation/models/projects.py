@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from annotation.stage_settings import DECLARATIONS, setting_read
+
 from .taxonomy import Taxonomy
 
 
@@ -16,7 +18,7 @@ class Project(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     # Per-project overrides of stage numbers (answers per task, grid sizes, thresholds...).
-    # Each stage module declares its defaults; read them with `project_setting`.
+    # Declared in annotation/stage_settings.py; read them with `project_setting`.
     stage_settings = models.JSONField(default=dict, blank=True)
     # The highest annotation id ever given (annotation_record): ids are never reused, even
     # after an annotation is discarded.
@@ -30,7 +32,20 @@ class Project(models.Model):
         return self.name
 
 
-def project_setting(project: Project, key: str, default):  # type: ignore[no-untyped-def]
-    """A stage number for this project: its override if set, else the stage's default."""
-    value = project.stage_settings.get(key, default)
-    return type(default)(value) if default is not None and value is not None else value
+def project_setting(project: Project, key: str, default=None):  # type: ignore[no-untyped-def]
+    """A stage number for this project, read through its declaration in
+    annotation/stage_settings.py: the saved value when it still validates, else the declared
+    default (never a ValueError later; the dashboard reports the bad value). `default` only
+    serves a key that is not declared yet (tests/annotation/test_stage_settings.py fails
+    until it is)."""
+    if key in DECLARATIONS:
+        return setting_read(project.stage_settings, key)
+    value = (
+        project.stage_settings.get(key, default)
+        if isinstance(project.stage_settings, dict)
+        else default
+    )
+    try:
+        return type(default)(value) if default is not None and value is not None else value
+    except (TypeError, ValueError):
+        return default

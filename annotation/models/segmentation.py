@@ -36,6 +36,7 @@ class SegmentationProgress(models.Model):
 
     class Meta:
         ordering = ["image_id", "category_id"]
+        verbose_name_plural = "segmentation progress"  # not Django's "progresss"
         constraints = [
             models.UniqueConstraint(
                 fields=["image", "category"], name="one_segmentation_progress_per_pair"

@@ -29,6 +29,7 @@ from django.db.models import Count
 from annotation.coco_taxonomy import COCO_TEMPLATE_SLUG
 from annotation.models import Annotation, Image, Project, Taxonomy
 from annotation.selectors.coco_export import export_categories, split_filter
+from pipelines.coco import charts
 
 SMALL_MAX = 32**2
 MEDIUM_MAX = 96**2
@@ -183,30 +184,24 @@ def dataset_stats(*, project: Project, split: str | None = None) -> DatasetStats
 
 
 def stats_charts(stats: DatasetStats, out_dir: Path) -> list[Path]:
-    """One PNG per panel of Fig. 2.5 (a, b, c, e), matplotlib's Agg backend (no display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """One PNG per panel of Fig. 2.5 (a, b, c, e), drawn by pipelines/coco/charts.py.
+    Panel (a) has one horizontal bar per category, so its names stay readable and the
+    figure stays page-wide however many categories there are."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     reference = stats.coco_2014
 
     def save(figure: Any, name: str) -> None:
-        path = out_dir / name
-        figure.tight_layout()
-        figure.savefig(path, dpi=100)
-        plt.close(figure)
-        written.append(path)
+        written.append(charts.save_png(figure, out_dir / name))
 
     ordered = sorted(stats.instances_per_category, key=lambda c: -c["instances"])
-    figure, axis = plt.subplots(figsize=(max(6, 0.18 * len(ordered)), 4))
-    axis.bar(range(len(ordered)), [c["instances"] for c in ordered], color="#2b6cb0")
-    axis.set_xticks(range(len(ordered)), [c["name"] for c in ordered], rotation=90, fontsize=6)
-    axis.set_yscale("symlog")
-    axis.set_ylabel("instances")
+    figure, axis = charts.figure(8, max(2.5, 0.16 * len(ordered) + 1))
+    axis.barh(range(len(ordered)), [c["instances"] for c in ordered], color=charts.PALETTE[0])
+    axis.set_yticks(range(len(ordered)), [c["name"] for c in ordered], fontsize=8)
+    axis.invert_yaxis()  # the most frequent category on top
+    axis.set_xscale("symlog")
+    axis.set_xlabel("instances")
     axis.set_title(f"(a) Instances per category: {stats.project}", fontsize=10)
     save(figure, "instances_per_category.png")
 
@@ -216,7 +211,7 @@ def stats_charts(stats: DatasetStats, out_dir: Path) -> list[Path]:
     ):  # fmt: skip
         histogram = getattr(stats, key)
         values = [100 * n / stats.images if stats.images else 0 for n in histogram.values()]
-        figure, axis = plt.subplots(figsize=(6, 4))
+        figure, axis = charts.figure(6, 4)
         mean = getattr(stats, mean_key)
         axis.plot(list(map(int, histogram)), values, marker="o",
                   label=f"{stats.project} ({mean:.1f})")  # fmt: skip
@@ -230,7 +225,7 @@ def stats_charts(stats: DatasetStats, out_dir: Path) -> list[Path]:
         axis.legend(fontsize=8)
         save(figure, name)
 
-    figure, axis = plt.subplots(figsize=(6, 4))
+    figure, axis = charts.figure(6, 4)
     labels = list(stats.size_histogram_percent)
     total = stats.instances or 1
     axis.plot(range(len(labels)), [100 * v / total for v in stats.size_histogram_percent.values()],

@@ -286,17 +286,12 @@ def labeling_quality_report(*, project: Project) -> dict:
 # Writes ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def labeling_answers_reject_below_line(*, project: Project, line: float | None = None) -> dict:
-    """Reject every counted labeling answer of each annotator whose leave-one-out
-    precision is below the line; each task gets a fresh slot and reopens. All precisions
-    are computed before any answer is rejected, so the order of workers does not matter.
-    Experts and admins are never rejected here. Returns {worker id: answers rejected}."""
-    line = precision_line_of(project) if line is None else line
-    if line is None:
-        raise DomainError("set a precision line first")
+def _workers_below(
+    project: Project, line: float, rows: list[tuple[LabelingAnswer, str]]
+) -> tuple[dict[int, WorkerScore], set[int]]:
+    """Leave-one-out scores and the annotators judged on enough jobs whose precision is
+    below the line (experts and admins are never below it)."""
     min_jobs = project_setting(project, "labeling_quality_min_jobs", MIN_JOBS_TO_JUDGE)
-    rows = labeling_answers(project=project)
     scores = leave_one_out_scores(answer for answer, _role in rows)
     roles = {answer.worker_id: role for answer, role in rows}
     below = {
@@ -307,6 +302,40 @@ def labeling_answers_reject_below_line(*, project: Project, line: float | None =
         and score.precision is not None
         and score.precision < line
     }
+    return scores, below
+
+
+def labeling_rejections_preview(*, project: Project, line: float) -> list[dict]:
+    """Whose counted labeling answers a precision line would reject, and how many, without
+    rejecting anything: [{worker, username, precision, answers}], lowest precision first."""
+    named_rows = _labeling_rows(project)
+    rows = [(answer, role) for answer, role, _name in named_rows]
+    scores, below = _workers_below(project, line, rows)
+    names = {answer.worker_id: name for answer, _role, name in named_rows}
+    counts: dict[int, int] = defaultdict(int)
+    for answer, _role in rows:
+        if answer.worker_id in below:
+            counts[answer.worker_id] += 1
+    preview = [
+        {"worker": worker_id, "username": names[worker_id],
+         "precision": scores[worker_id].precision, "answers": n}
+        for worker_id, n in counts.items()
+    ]  # fmt: skip
+    preview.sort(key=lambda row: (row["precision"] or 0, row["username"]))
+    return preview
+
+
+@transaction.atomic
+def labeling_answers_reject_below_line(*, project: Project, line: float | None = None) -> dict:
+    """Reject every counted labeling answer of each annotator whose leave-one-out
+    precision is below the line; each task gets a fresh slot and reopens. All precisions
+    are computed before any answer is rejected, so the order of workers does not matter.
+    Experts and admins are never rejected here. Returns {worker id: answers rejected}."""
+    line = precision_line_of(project) if line is None else line
+    if line is None:
+        raise DomainError("set a precision line first")
+    rows = labeling_answers(project=project)
+    scores, below = _workers_below(project, line, rows)
     rejected: dict[int, int] = defaultdict(int)
     for answer, _role in rows:
         if answer.worker_id in below:

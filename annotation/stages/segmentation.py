@@ -132,7 +132,7 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
             _stop(
                 progress,
                 SegmentationProgress.State.CROWD,
-                f"{accepted} instances segmented (cap {cap}) and {len(remaining)} spot(s) "
+                f"{accepted} instance{'s' if accepted != 1 else ''} segmented (cap {cap}) and {len(remaining)} spot(s) "
                 "left uncovered: the rest is left to crowd painting",
             )
             events.send_on_commit(events.crowd_pairs_ready, project_id=image.project_id)

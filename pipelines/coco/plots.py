@@ -1,6 +1,6 @@
 """PNG figures of an evaluation: precision-recall curves and the per-category AP table.
 
-matplotlib runs with the Agg backend (no display needed) and is imported only here.
+Drawn with the site's one charting module, pipelines/coco/charts.py (matplotlib, Agg).
 """
 
 from __future__ import annotations
@@ -9,16 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.coco import charts
 from pipelines.coco.cocoeval import EvalResult, category_table
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def precision_recall_curve(
@@ -41,9 +33,8 @@ def plot_precision_recall(
     result: EvalResult, path: Path, category_id: int | None = None, area: str = "all"
 ) -> Path:
     """One curve per IoU threshold, as pycocotools' demo draws them."""
-    plt = _pyplot()
     curves = precision_recall_curve(result, category_id, area)
-    figure, axes = plt.subplots(figsize=(6, 5))
+    figure, axes = charts.figure(6, 5)
     for threshold, curve in zip(result.iou_thresholds, curves, strict=True):
         axes.plot(result.recall_thresholds, curve, label=f"IoU={threshold:0.2f}")
     name = (
@@ -60,27 +51,20 @@ def plot_precision_recall(
     axes.set_ylim(0, 1.01)
     axes.grid(True)
     axes.legend(loc="lower left", fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    plt.close(figure)
-    return Path(path)
+    return charts.save_png(figure, path)
 
 
 def plot_category_ap(result: EvalResult, path: Path) -> Path:
     """Horizontal bars of AP@[.5:.95] per category (categories without ground truth left out)."""
-    plt = _pyplot()
     rows = [row for row in category_table(result) if row.get("AP") is not None]
     rows.sort(key=lambda row: row["AP"])
-    figure, axes = plt.subplots(figsize=(7, max(2.5, 0.22 * len(rows) + 1)))
+    figure, axes = charts.figure(7, max(2.5, 0.22 * len(rows) + 1))
     axes.barh([row["name"] for row in rows], [row["AP"] for row in rows], color="#4c72b0")
     axes.set_xlim(0, 1)
     axes.set_xlabel("AP @[IoU=0.50:0.95]")
     axes.set_title(f"Per-category AP ({result.iou_type})")
     axes.tick_params(axis="y", labelsize="small")
-    figure.tight_layout()
-    figure.savefig(path, format="png")
-    plt.close(figure)
-    return Path(path)
+    return charts.save_png(figure, path)
 
 
 def write_plots(result: EvalResult, folder: Path) -> list[Path]:

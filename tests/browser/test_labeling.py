@@ -125,17 +125,26 @@ def test_the_admin_sees_the_quality_plots_and_sets_the_precision_line(
         )
 
     log_in(page, "boss", PASSWORD)
-    page.goto("/labeling/quality/")
-    assert page.locator("[data-testid=scatter] circle.cell").count() == 1, (
+    page.get_by_role("link", name="Worker quality").click()
+    assert page.locator("[data-testid=scatter] svg g[id^=cell-]").count() == 1, (
         "both at P 0, R 0: one cell"
     )
-    assert page.locator("[data-testid=scatter] circle.cell").get_attribute("data-workers") == "2"
+    assert page.locator("[data-testid=cells] tbody tr td").nth(2).inner_text() == "2"
     assert page.locator("[data-testid=workers] tbody tr").count() == 2
     page.get_by_test_id("line-input").fill("0.5")
+    page.get_by_test_id("line-preview").click()
+    # Whose answers the line would reject, before anything is rejected; nothing pre-ticked.
+    assert (
+        "2 labeling answers of 2 annotators" in page.get_by_test_id("preview-summary").inner_text()
+    )
+    assert page.locator("[data-testid=preview-workers] tbody tr").count() == 2
+    assert not page.get_by_test_id("line-apply").is_checked()
+    assert task.assignments.filter(status=Assignment.Status.REJECTED).count() == 0
+    page.get_by_test_id("line-apply").check()
     page.get_by_test_id("line-submit").click()
     page.get_by_text("Precision line set to 0.50").wait_for()
     assert "2 answers of 2 workers rejected" in page.locator(".messages").inner_text()
-    assert page.get_by_test_id("precision-line").count() == 1
+    assert page.locator("[data-testid=scatter] svg #precision-line").count() == 1
     task.refresh_from_db()
     assert task.status == Task.Status.OPEN
     assert task.assignments.filter(status=Assignment.Status.FREE).count() == 2

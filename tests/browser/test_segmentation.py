@@ -186,7 +186,7 @@ def test_fail_and_then_pass_a_training_task(page, annotator, coco_project, make_
     )
     log_in(page, "ann", PASSWORD)
     page.goto("/segmentation/training/")
-    page.get_by_role("link", name="Train").click()
+    page.get_by_role("link", name="Train", exact=True).click()
     page.get_by_test_id("work").wait_for(state="visible")
     assert page.get_by_test_id("spot").count() == 1
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from annotation.models import WorkerProfile
-from frontend.labeling_views import scatter_figure, union_figure
+from frontend.figures import jobs_colour, quality_scatter_svg, quality_union_svg
 from tests.annotation.stages.test_labeling import labeling_answer, post_labeling_task, submit
 from tests.conftest import PASSWORD
 
 
-def test_scatter_circles_grow_with_workers_and_darken_with_jobs():
+def test_the_scatter_draws_one_circle_per_cell_and_the_precision_line():
     report = {
         "precision_line": 0.5,
         "scatter": [
@@ -20,14 +20,13 @@ def test_scatter_circles_grow_with_workers_and_darken_with_jobs():
              "workers": 4, "mean_jobs": 9.0},
         ],
     }  # fmt: skip
-    small, big = scatter_figure(report)["circles"]
-    assert big["r"] > small["r"]
-    assert big["cx"] > small["cx"] and big["cy"] == small["cy"]
-    assert small["fill"] == "rgb(253,224,140)" and big["fill"] == "rgb(133,24,30)"
-    assert scatter_figure(report)["line_y"] == 165.0, "precision 0.5 is half way up the plot"
+    svg = quality_scatter_svg(report)
+    assert svg.startswith("<svg ") and 'aria-label="precision against recall per worker"' in svg
+    assert svg.count('id="cell-') == 2 and 'id="precision-line"' in svg
+    assert jobs_colour(1.0, 9.0) == "#fde08c" and jobs_colour(9.0, 9.0) == "#85181e"
 
 
-def test_the_union_curve_is_a_polyline_over_k():
+def test_the_union_curve_has_a_point_per_k_and_a_line_per_expert():
     report = {
         "union_of_k": [
             {"k": 1, "images": 3, "precision": 1.0, "recall": 0.5},
@@ -35,9 +34,8 @@ def test_the_union_curve_is_a_polyline_over_k():
         ],
         "experts": [{"username": "e", "recall": 0.75}],
     }
-    figure = union_figure(report)
-    assert figure["polyline"] == "50.0,165.0 350.0,15.0"
-    assert figure["experts"][0]["y"] == 90.0
+    svg = quality_union_svg(report)
+    assert svg.count('id="union-point-') == 2 and svg.count('id="expert-') == 1
 
 
 @pytest.mark.django_db
@@ -58,10 +56,39 @@ def test_the_quality_page_shows_experts_and_the_union_curve(
         )
     client.login(username="boss", password=PASSWORD)
     html = client.get(f"/labeling/quality/?project={coco_project.id}").content.decode()
-    assert html.count('class="union-point"') == 2, "k = 1 and k = 2 crowd workers"
-    assert html.count('class="expert"') == 1
-    assert html.count('class="cell"') >= 1
+    assert html.count('id="union-point-') == 2, "k = 1 and k = 2 crowd workers"
+    assert html.count('id="expert-') == 1
+    assert html.count('id="cell-') >= 1
     response = client.post(
         "/labeling/quality/", {"project": coco_project.id, "precision_line": "2"}, follow=True
     )
     assert "between 0 and 1" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_precision_line_shows_whose_answers_it_rejects_before_applying(
+    client, admin_user, coco_project, make_worker, django_capture_on_commit_callbacks
+):
+    """The preview names the annotators and their answer counts, rejects nothing, and its
+    "also reject" box is not ticked; only a confirmed post with the box rejects."""
+    task = post_labeling_task(coco_project, answers=2)
+    good, bad = make_worker(username="good"), make_worker(username="bad")
+    for worker, placed in [(good, {18: (1, 1)}), (bad, {17: (3, 3)})]:
+        submit(
+            task, worker, labeling_answer(coco_project, placed), django_capture_on_commit_callbacks
+        )
+    client.login(username="boss", password=PASSWORD)
+    html = client.get(f"/labeling/quality/?project={coco_project.id}&preview=0.5").content.decode()
+    assert "2 labeling answers of 2 annotators are below it" in html
+    assert 'data-username="bad"' in html and 'data-username="good"' in html
+    box = html[html.index('data-testid="line-apply"') - 80 : html.index('data-testid="line-apply"')]
+    assert "checked" not in box
+    assert task.assignments.filter(status="rejected").count() == 0
+    client.post("/labeling/quality/", {"project": coco_project.id, "precision_line": "0.5"})
+    coco_project.refresh_from_db()
+    assert coco_project.stage_settings["labeling_precision_line"] == 0.5
+    assert task.assignments.filter(status="rejected").count() == 0, "not ticked: nothing rejected"
+    client.post(
+        "/labeling/quality/", {"project": coco_project.id, "precision_line": "0.5", "apply": "1"}
+    )
+    assert task.assignments.filter(status="rejected").count() == 2

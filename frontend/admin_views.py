@@ -1,0 +1,214 @@
+"""The admin's pages for one project as a whole: the pipeline dashboard and the settings
+form built from the stage settings' declarations (annotation/stage_settings.py)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+
+from annotation.errors import DomainError
+from annotation.models import Project
+from annotation.selectors.pipeline import pipeline_overview
+from annotation.services.project_settings import (
+    SettingsInvalid,
+    project_preset_apply,
+    project_settings_update,
+)
+from annotation.stage_settings import (
+    DECLARATIONS,
+    PRESETS,
+    SettingDeclaration,
+    declarations_by_stage,
+    setting_check,
+    setting_read,
+    stored_settings_problems,
+)
+from annotation.stages.verification import verification_post_grids
+from frontend.access import require_admin
+from frontend.figures import answers_per_hour_svg
+from pipelines.crowd_background import crowd_simulator_available, crowd_start
+
+FORM_CONTROL_NAMES = {"csrfmiddlewaretoken", "action", "preset", "settings_json"}
+
+
+def _project(request: HttpRequest, project_id: int | None) -> Project | None:
+    if project_id is not None:
+        return get_object_or_404(Project, pk=project_id)
+    chosen = request.GET.get("project")
+    if chosen and chosen.isdigit():
+        return get_object_or_404(Project, pk=int(chosen))
+    return Project.objects.order_by("name").first()
+
+
+def _field(declaration: SettingDeclaration) -> forms.Field:
+    common: dict[str, Any] = {
+        "label": declaration.key,
+        "help_text": declaration.meaning,
+        "required": declaration.kind != "float_or_none",
+    }
+    if declaration.choices:
+        return forms.ChoiceField(choices=[(c, c) for c in declaration.choices], **common)
+    if declaration.kind == "str":
+        return forms.CharField(**common)
+    low, high = declaration.minimum, declaration.maximum
+    if declaration.kind == "int":
+        return forms.IntegerField(
+            min_value=None if low is None else int(low),
+            max_value=None if high is None else int(high),
+            **common,
+        )
+    return forms.FloatField(min_value=low, max_value=high, **common)
+
+
+class StageSettingsForm(forms.Form):
+    """One field per declared setting; keys that are not declared are refused."""
+
+    def __init__(self, *args: Any, project: Project, **kwargs: Any) -> None:
+        stored = project.stage_settings if isinstance(project.stage_settings, dict) else {}
+        initial = {key: setting_read(stored, key) for key in DECLARATIONS}
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        for key, declaration in DECLARATIONS.items():
+            self.fields[key] = _field(declaration)
+        self.project = project
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.data:
+            unknown = sorted(set(self.data) - set(self.fields) - FORM_CONTROL_NAMES)
+            for key in unknown:
+                try:
+                    setting_check(key, self.data[key])
+                except ValueError as error:
+                    self.add_error(None, str(error))
+        return data
+
+    def stages(self) -> list[tuple[str, list[tuple[SettingDeclaration, Any]]]]:
+        return [
+            (stage, [(d, self[d.key]) for d in declarations])
+            for stage, declarations in declarations_by_stage()
+        ]
+
+
+def _settings_from_json(raw: str) -> dict[str, Any]:
+    try:
+        values = json.loads(raw)
+    except json.JSONDecodeError as error:
+        reason = f"not valid JSON ({error.msg}, line {error.lineno})"
+        raise SettingsInvalid({"settings": reason}) from None
+    if not isinstance(values, dict):
+        raise SettingsInvalid({"settings": "expected a JSON object of setting names and values"})
+    return values
+
+
+@login_required
+def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Edit a project's stage settings: the form, a preset, or pasted JSON; every path is
+    checked against the declarations and refused with the reason."""
+    require_admin(request, "only admins change a project's settings")
+    project = get_object_or_404(Project, pk=project_id)
+    form = StageSettingsForm(project=project)
+    status = 200
+    json_error = ""
+    if request.method == "POST":
+        action = request.POST.get("action", "save")
+        try:
+            if action == "preset":
+                preset = request.POST.get("preset", "")
+                project_preset_apply(project=project, preset=preset)
+                messages.success(request, f"Preset {PRESETS[preset].name!r} applied.")
+                return redirect("project-settings", project_id=project.id)
+            if action == "json":
+                project_settings_update(
+                    project=project,
+                    values=_settings_from_json(request.POST.get("settings_json", "")),
+                )
+                messages.success(request, "Settings saved from JSON.")
+                return redirect("project-settings", project_id=project.id)
+            form = StageSettingsForm(request.POST, project=project)
+            if form.is_valid():
+                values = {key: form.cleaned_data[key] for key in DECLARATIONS}
+                project_settings_update(project=project, values=values, replace=True)
+                messages.success(request, "Settings saved.")
+                return redirect("project-settings", project_id=project.id)
+        except SettingsInvalid as error:
+            if action == "json":
+                json_error = error.reason
+            else:
+                for key, reason in error.errors.items():
+                    form.add_error(key if key in form.fields else None, reason)
+        except DomainError as error:
+            messages.error(request, error.reason)
+        status = 400
+    return render(
+        request,
+        "frontend/project_settings.html",
+        {
+            "project": project,
+            "form": form,
+            "presets": PRESETS.values(),
+            "stored_problems": stored_settings_problems(project.stage_settings),
+            "json_error": json_error,
+            "json_value": request.POST.get("settings_json", "") if json_error else "",
+            "projects": Project.objects.order_by("name"),
+        },
+        status=status,
+    )
+
+
+def _fix_url(name: str, project: Project) -> str:
+    try:
+        return reverse(name, kwargs={"project_id": project.id})
+    except NoReverseMatch:
+        if name.startswith("admin:"):
+            return reverse(name)
+        return f"{reverse(name)}?project={project.id}"
+
+
+@login_required
+def pipeline_dashboard(request: HttpRequest, project_id: int | None = None) -> HttpResponse:
+    """The project's pipeline at a glance (the same numbers as `manage.py pipeline status`)."""
+    require_admin(request, "only admins see the pipeline dashboard")
+    project = _project(request, project_id)
+    if project is None:
+        return render(request, "frontend/dashboard.html", {"project": None})
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action == "partial_grid":
+            try:
+                posted = verification_post_grids(project=project, allow_partial=True)
+            except DomainError as error:
+                messages.error(request, error.reason)
+            else:
+                messages.info(request, f"{len(posted)} verification grid(s) posted.")
+        elif action == "crowd":
+            if crowd_simulator_available():
+                log = crowd_start(project_slug=project.slug)
+                messages.info(request, f"Simulated workers started in the background (log: {log}).")
+            else:
+                messages.error(request, "The crowd simulator (simulate_crowd) is not installed.")
+        return redirect("pipeline-dashboard", project_id=project.id)
+    overview = pipeline_overview(project=project)
+    warnings = [(w, _fix_url(w.fix_url_name, project)) for w in overview.warnings]
+    return render(
+        request,
+        "frontend/dashboard.html",
+        {
+            "project": project,
+            "projects": Project.objects.order_by("name"),
+            "overview": overview,
+            "totals": overview.totals,
+            "warnings": warnings,
+            "chart_svg": answers_per_hour_svg(
+                overview.answers_per_hour, {s.stage: s.label for s in overview.stages}
+            ),
+            "crowd_available": crowd_simulator_available(),
+        },
+    )
