@@ -86,3 +86,55 @@ def test_paint_erase_and_submit_a_crowd_region(page, annotator, coco_project, ma
     assert decoded[60, 50] == 1 and decoded[180, 100] == 1
     x, y, w, _h = annotation.bbox_xywh
     assert 28 <= x <= 32 and 48 <= y <= 52 and np.isclose(x + w, 150, atol=2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paint_zoomed_in_undo_redo_and_lasso(page, annotator, coco_project, make_worker):
+    """Zoomed in with the wheel, a dab lands on the image pixels under the pointer; Ctrl+Z
+    and Ctrl+Shift+Z undo and redo whole strokes; the lasso fills the area it surrounds."""
+    photo = stored_photo(coco_project)
+    person = Category.objects.get(taxonomy__project=coco_project, coco_id=PERSON)
+    SegmentationProgress.objects.create(
+        image=photo, category=person, state=SegmentationProgress.State.CROWD
+    )
+    crowd_post_tasks(project=coco_project)
+    log_in(page, "ann", PASSWORD)
+    page.goto("/crowd/")
+    page.get_by_test_id("work").wait_for(state="visible")
+    assert "Ctrl+Shift+Z" in page.get_by_test_id("shortcuts").inner_text()
+
+    page.mouse.move(*screen(page, 100, 100))
+    page.mouse.wheel(0, -400)
+    page.wait_for_function(
+        "parseFloat(document.querySelector('[data-testid=stage]').dataset.zoom) > 1.5"
+    )
+    page.get_by_test_id("size").fill("10")
+    page.mouse.click(*screen(page, 100, 100))
+    dab = painted(page)
+    assert abs(dab - math.pi * 25) < 0.3 * math.pi * 25
+    page.keyboard.press("0")  # whole photo again
+
+    # Lasso: a 60x40 rectangle drawn around, filled on release.
+    page.keyboard.press("l")
+    page.mouse.move(*screen(page, 150, 150))
+    page.mouse.down()
+    for x, y in [(210, 150), (210, 190), (150, 190), (150, 151)]:
+        page.mouse.move(*screen(page, x, y), steps=4)
+    page.mouse.up()
+    lasso = painted(page) - dab
+    assert abs(lasso - 60 * 40) < 0.06 * 60 * 40
+
+    page.keyboard.press("Control+z")
+    assert painted(page) == dab, "undo removes the whole lasso fill"
+    page.keyboard.press("Control+z")
+    assert painted(page) == 0
+    page.keyboard.press("Control+Shift+z")
+    page.keyboard.press("Control+Shift+z")
+    assert painted(page) == dab + lasso, "redo puts both back"
+    page.keyboard.press("e")
+    page.keyboard.press("[")
+    assert page.get_by_test_id("size-value").inner_text() == "8"
+    page.get_by_test_id("submit").click()
+    page.get_by_text("Nothing to paint right now").wait_for()
+    annotation = Annotation.objects.get(origin=Annotation.Origin.CROWD)
+    assert annotation.area == dab + lasso

@@ -24,15 +24,14 @@ EFFORT: list[tuple[float, int]] = []
 
 
 def view(page) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    """The editor's zoom and pan, read from the world group's transform."""
-    transform = page.get_by_test_id("world").get_attribute("transform")
-    tx, ty, scale = map(float, re.findall(r"-?[\d.]+(?:e-?\d+)?", transform))
-    return tx, ty, scale
+    """The drawing surface's pan and zoom: screen = image * scale + (tx, ty)."""
+    data = page.get_by_test_id("stage").evaluate("el => ({...el.dataset})")
+    return float(data["tx"]), float(data["ty"]), float(data["scale"])
 
 
 def screen(page, x: float, y: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Where image pixel (x, y) is on the page now."""
-    box = page.get_by_test_id("surface").bounding_box()
+    box = page.get_by_test_id("stage").bounding_box()
     tx, ty, scale = view(page)
     return box["x"] + tx + x * scale, box["y"] + ty + y * scale
 

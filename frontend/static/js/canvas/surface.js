@@ -82,6 +82,10 @@ export function createSurface(container, options) {
     const attr = `translate(${t.tx} ${t.ty}) scale(${t.scale})`;
     for (const world of svgLayers) world.setAttribute("transform", attr);
     container.dataset.zoom = T.zoomLevel(t).toFixed(3);
+    // The view on the element, for tests and benchmarks: screen = world * scale + (tx, ty).
+    container.dataset.scale = String(t.scale);
+    container.dataset.tx = String(t.tx);
+    container.dataset.ty = String(t.ty);
     onView(surface);
   }
 
