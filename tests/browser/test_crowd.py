@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 from pycocotools import mask as coco_mask
 
 from annotation.models import Annotation, Category
@@ -46,7 +47,7 @@ def test_paint_erase_and_submit_a_crowd_region(page, annotator, coco_project, ma
     page.goto("/crowd/")
     page.get_by_test_id("work").wait_for(state="visible")
     assert page.get_by_test_id("category").inner_text() == "person"
-    assert page.locator("[data-testid=segmented-instance]").count() == 1
+    expect(page.locator("[data-testid=segmented-instance]")).to_have_count(1)
     assert page.get_by_test_id("submit").is_disabled(), "an empty painting cannot be sent"
 
     # Brush 20 px wide: a horizontal stroke from x=40 to x=140 at y=60.

@@ -193,6 +193,7 @@ function buildPanel() {
       const full = { ...category, group: group.name };
       icon.addEventListener("pointerdown", (event) => dragFromPanel(event, full));
       icon.addEventListener("keydown", (event) => {
+        if (carrying) return; // Enter puts down the icon being carried (the page's key map)
         if (event.key === "Enter" || event.key === " ") {
           event.preventDefault();
           event.stopPropagation();
@@ -370,6 +371,7 @@ async function showTask(held) {
   buildPanel();
   const { image } = lease.task;
   if (surface) surface.destroy();
+  surface = null;
   $("work").hidden = false;
   surface = createSurface($("stage"), {
     width: image.width,

@@ -193,6 +193,7 @@ $("clear").addEventListener("click", () => {
 async function showTask(lease) {
   const task = lease.task;
   if (surface) surface.destroy();
+  surface = null;
   $("work").hidden = false;
   $("category").textContent = task.category.name;
   surface = createSurface($("stage"), {

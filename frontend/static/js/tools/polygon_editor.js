@@ -15,13 +15,14 @@ const SPOT_PX = 7;
 export function createPolygonEditor(container, options) {
   const { imageUrl, width, height } = options;
   const onChange = options.onChange || (() => {});
+  let ready = false; // the surface reports its first fit before the editor below exists
   const surface = createSurface(container, {
     width,
     height,
     imageUrl,
     alt: "the photo to outline",
     layers: [["masks", "svg"], ["feedback", "svg"], ["spot", "svg"], ["editor", "svg"]],
-    onView: () => render(),
+    onView: () => ready && render(),
   });
   const { layers, view, history } = surface;
 
@@ -289,6 +290,7 @@ export function createPolygonEditor(container, options) {
     },
   };
 
+  ready = true;
   render();
   return editor;
 }

@@ -246,6 +246,7 @@ async function showTask(held) {
   crosses = [];
   cursor = null;
   if (surface) surface.destroy();
+  surface = null;
   $("work").hidden = false;
   surface = createSurface($("stage"), {
     width: task.image.width,
