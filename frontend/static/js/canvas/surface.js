@@ -41,6 +41,7 @@ export function createSurface(container, options) {
   const layers = {};
   const svgLayers = [];
   const rasters = [];
+  let world = null; // the world group of the <svg> that consecutive vector layers share
   for (const [name, kind] of options.layers || []) {
     if (kind === "canvas") {
       const canvas = document.createElement("canvas");
@@ -51,15 +52,21 @@ export function createSurface(container, options) {
       layers[name] = canvas;
       rasters.push(canvas);
       children.push(canvas);
+      world = null;
     } else {
       // A full-size <svg> whose world group carries the transform, so strokes drawn with
-      // vector-effect="non-scaling-stroke" keep their screen width at any zoom.
-      const svg = svgElement("svg", { class: `surface-svg layer-${name}`, "data-layer": name, "aria-hidden": "true" });
-      const world = svgElement("g", { "data-testid": `layer-${name}` });
-      svg.append(world);
-      layers[name] = world;
-      svgLayers.push(world);
-      children.push(svg);
+      // vector-effect="non-scaling-stroke" keep their screen width at any zoom; vector
+      // layers with no raster between them share one <svg> (fewer layers to composite).
+      if (!world) {
+        const svg = svgElement("svg", { class: "surface-svg", "aria-hidden": "true" });
+        world = svgElement("g", { class: "surface-world-group" });
+        svg.append(world);
+        svgLayers.push(world);
+        children.push(svg);
+      }
+      const group = svgElement("g", { class: `layer-${name}`, "data-layer": name, "data-testid": `layer-${name}` });
+      world.append(group);
+      layers[name] = group;
     }
   }
   container.replaceChildren(...children);
