@@ -233,7 +233,7 @@ def segmentation_task(page, project, make_worker, capture) -> None:  # type: ign
     w.done("segmentation (8-point outline)", "pointer")
 
 
-def verification_task(page, project, make_worker) -> None:  # type: ignore[no-untyped-def]
+def verification_task(page, project, make_worker) -> Worker:  # type: ignore[no-untyped-def]
     project.stage_settings = {"verification_grid_size": 8}
     project.save()
     photo = stored_photo(project)
