@@ -134,7 +134,9 @@ def test_paint_zoomed_in_undo_redo_and_lasso(page, annotator, coco_project, make
     assert painted(page) == dab + lasso, "redo puts both back"
     page.keyboard.press("e")
     page.keyboard.press("[")
-    assert page.get_by_test_id("size-value").inner_text() == "8"
+    assert page.get_by_test_id("size-value").inner_text() == "18", "the eraser keeps its own size"
+    page.keyboard.press("b")
+    assert page.get_by_test_id("size-value").inner_text() == "10", "and the brush its own"
     page.get_by_test_id("submit").click()
     page.get_by_text("Nothing to paint right now").wait_for()
     annotation = Annotation.objects.get(origin=Annotation.Origin.CROWD)

@@ -20,6 +20,7 @@ let context = null;
 let mode = "brush"; // brush | eraser | lasso
 let stroke = null; // {before: Uint8Array, touched: rect, last: point, lasso: [points]}
 let painted = 0;
+const sizes = { brush: 20, eraser: 20 }; // each keeps its own size, in photo pixels
 
 const keymap = new Keymap();
 
@@ -64,6 +65,7 @@ function updateCount() {
 function setMode(next) {
   mode = next;
   root.dataset.mode = next;
+  if (next in sizes) setSize(sizes[next]);
   for (const name of ["brush", "eraser", "lasso"]) {
     $(name).classList.toggle("active", name === next);
     $(name).setAttribute("aria-pressed", String(name === next));
@@ -73,6 +75,7 @@ function setMode(next) {
 
 function setSize(value) {
   const size = Math.max(1, Math.min(100, Math.round(value)));
+  if (mode in sizes) sizes[mode] = size;
   $("size").value = String(size);
   $("size-value").textContent = String(size);
 }
@@ -209,11 +212,17 @@ async function showTask(lease) {
   mask = M.createMask(task.image.width, task.image.height);
   context = surface.layers.paint.getContext("2d");
   pixels = context.createImageData(mask.width, mask.height);
-  const data = await api(root.dataset.masksUrl.replace("{id}", task.image.id));
-  showSegmented(data.masks.filter((m) => m.category_id === task.category.id));
   updateCount();
   surface.container.focus({ preventScroll: true });
-  loop.say(`Paint the remaining ${task.category.name} pixels (${task.payload.segmented || 0} already outlined).`);
+  const text = `Paint the remaining ${task.category.name} pixels (${task.payload.segmented || 0} already outlined).`;
+  try {
+    const data = await api(root.dataset.masksUrl.replace("{id}", task.image.id));
+    showSegmented(data.masks.filter((m) => m.category_id === task.category.id));
+    loop.say(text);
+  } catch (error) {
+    // The outlines are a help, not the task: paint on, knowing they are missing.
+    loop.say(`${text} The blue outlines could not be loaded (${error.message}); reload the page to see them.`, true);
+  }
 }
 
 function showSegmented(masks) {
