@@ -141,3 +141,51 @@ def test_paint_zoomed_in_undo_redo_and_lasso(page, annotator, coco_project, make
     page.get_by_text("Nothing to paint right now").wait_for()
     annotation = Annotation.objects.get(origin=Annotation.Origin.CROWD)
     assert annotation.area == dab + lasso
+
+
+@pytest.mark.django_db(transaction=True)
+def test_touch_one_finger_paints_two_fingers_zoom(browser, live_server, annotator, coco_project):
+    """On a touch screen one finger paints; a second finger turns the gesture into a pinch
+    that zooms the photo and paints nothing."""
+    photo = stored_photo(coco_project)
+    person = Category.objects.get(taxonomy__project=coco_project, coco_id=PERSON)
+    SegmentationProgress.objects.create(
+        image=photo, category=person, state=SegmentationProgress.State.CROWD
+    )
+    crowd_post_tasks(project=coco_project)
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1366, "height": 768}, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        log_in(page, "ann", PASSWORD)
+        page.goto("/crowd/")
+        page.get_by_test_id("work").wait_for(state="visible")
+        cdp = context.new_cdp_session(page)
+
+        def touch(kind: str, *points: tuple[float, float]) -> None:
+            cdp.send(
+                "Input.dispatchTouchEvent",
+                {
+                    "type": kind,
+                    "touchPoints": [{"x": x, "y": y, "id": i} for i, (x, y) in enumerate(points)],
+                },
+            )
+
+        touch("touchStart", screen(page, 40, 60))
+        for x in range(50, 141, 10):
+            touch("touchMove", screen(page, x, 60))
+        touch("touchEnd")
+        stroke = painted(page)
+        assert stroke > 100 * 15, "one finger paints"
+
+        a, b = screen(page, 150, 150), screen(page, 170, 150)
+        touch("touchStart", a)
+        touch("touchStart", a, b)
+        for step in range(1, 8):
+            touch("touchMove", (a[0] - 10 * step, a[1]), (b[0] + 10 * step, b[1]))
+        touch("touchEnd")
+        assert float(page.get_by_test_id("stage").get_attribute("data-zoom")) > 1.5
+        assert painted(page) == stroke, "the pinch painted nothing"
+    finally:
+        context.close()
