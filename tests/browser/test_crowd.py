@@ -14,7 +14,7 @@ from annotation.models import Annotation, Category
 from annotation.models.segmentation import SegmentationProgress
 from annotation.stages.crowd import crowd_post_tasks
 from tests.annotation.stages.test_verification import make_mask
-from tests.browser.conftest import log_in
+from tests.browser.conftest import LAPTOP, log_in
 from tests.browser.test_labeling import stored_photo
 from tests.conftest import PASSWORD
 
@@ -103,6 +103,9 @@ def test_paint_zoomed_in_undo_redo_and_lasso(page, annotator, coco_project, make
     page.goto("/crowd/")
     page.get_by_test_id("work").wait_for(state="visible")
     assert "Ctrl+Shift+Z" in page.get_by_test_id("shortcuts").inner_text()
+    for testid in ("stage", "submit", "undo", "lasso"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] + box["height"] <= LAPTOP["height"], f"{testid} fits 1366x768"
 
     page.mouse.move(*screen(page, 100, 100))
     page.mouse.wheel(0, -400)

@@ -13,7 +13,7 @@ from annotation.models.segmentation import Qualification, ReferenceMask, Segment
 from annotation.services import qualification
 from annotation.stages.segmentation import segmentation_post_for_completed_spotting
 from tests.annotation.stages.test_segmentation import spot_pair
-from tests.browser.conftest import log_in
+from tests.browser.conftest import LAPTOP, log_in
 from tests.browser.test_labeling import stored_photo
 from tests.conftest import PASSWORD
 
@@ -81,6 +81,9 @@ def test_trace_edit_zoom_undo_and_submit(page, annotator, coco_project, make_wor
     assert page.locator("[data-testid=icon] img").get_attribute("src").endswith("dog.svg")
     assert page.get_by_test_id("spot").count() == 1
     assert "Ctrl+Z" in page.get_by_test_id("shortcuts").inner_text(), "shortcuts on screen"
+    for testid in ("stage", "submit", "undo"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] + box["height"] <= LAPTOP["height"], f"{testid} fits 1366x768"
     assert page.get_by_test_id("submit").is_disabled()
     _tx, _ty, fit_scale = view(page)
     tolerance = 1.5 / fit_scale  # a click lands on a whole screen pixel

@@ -8,7 +8,7 @@ import pytest
 
 from annotation.models import Assignment, Category, Stage
 from annotation.services import task_engine
-from tests.browser.conftest import log_in, photo_point
+from tests.browser.conftest import LAPTOP, log_in, photo_point
 from tests.browser.test_labeling import stored_photo
 from tests.conftest import PASSWORD
 
@@ -143,3 +143,11 @@ def test_there_is_none_is_an_answer(page, annotator, coco_project):
     page.get_by_text("No more photos to spot for now").wait_for()
     answer = Assignment.objects.get(task=task, status=Assignment.Status.SUBMITTED).answer
     assert answer == {"none": True, "spots": []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_photo_and_buttons_fit_a_laptop_screen(page, annotator, coco_project):
+    open_spotting_tool(page, coco_project)
+    for testid in ("stage", "submit", "none", "undo"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] + box["height"] <= LAPTOP["height"], f"{testid} is on screen"

@@ -11,6 +11,7 @@ const $ = (id) => root.querySelector(`[data-testid=${id}]`);
 const ICON_PX = 36;
 const GRAB_PX = 20;
 const STEP_PX = 12;
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
 let surface = null;
 let lease = null;
@@ -346,10 +347,7 @@ keymap
   .bind(["Y"], "yes: the highlighted group is in the photo", () => currentGroup() && answer(currentGroup().name, true), { when: free })
   .bind(["N"], "no: it is not", () => currentGroup() && answer(currentGroup().name, false), { when: free })
   .bind(["Tab"], "choose an icon; Enter picks it up", () => {}, { when: () => false })
-  .bind(["ArrowLeft"], "move the picked-up icon", () => moveCursor(-1, 0), { when: isCarrying })
-  .bind(["ArrowRight"], "", () => moveCursor(1, 0), { when: isCarrying, show: false })
-  .bind(["ArrowUp"], "", () => moveCursor(0, -1), { when: isCarrying, show: false })
-  .bind(["ArrowDown"], "", () => moveCursor(0, 1), { when: isCarrying, show: false })
+  .bind(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], "move the picked-up icon", (e) => moveCursor(...ARROWS[e.key]), { when: isCarrying })
   .bind(["Enter", "Space"], "put the picked-up icon there", () => drop(), { when: isCarrying })
   .bind(["Escape"], "cancel placing", () => { carrying = null; render(); }, { when: isCarrying })
   .bind(["Delete"], "remove the chosen icon from the photo", () => {}, { when: () => false })

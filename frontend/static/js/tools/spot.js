@@ -14,6 +14,7 @@ const ZOOM = 2;
 const CROSS_PX = 11; // half the cross, screen pixels
 const GRAB_PX = 12; // how close a press must be to a cross to move it
 const STEP_PX = 12; // a cursor step, screen pixels
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
 let surface = null;
 let lease = null;
@@ -207,10 +208,7 @@ function moveCursor(dx, dy) {
 const keymap = new Keymap();
 const has = () => Boolean(surface);
 keymap
-  .bind(["ArrowLeft"], "move the cursor (Shift: pan)", () => moveCursor(-1, 0), { when: has })
-  .bind(["ArrowRight"], "", () => moveCursor(1, 0), { when: has, show: false })
-  .bind(["ArrowUp"], "", () => moveCursor(0, -1), { when: has, show: false })
-  .bind(["ArrowDown"], "", () => moveCursor(0, 1), { when: has, show: false })
+  .bind(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], "move the cursor", (e) => moveCursor(...ARROWS[e.key]), { when: has })
   .bind(["X", "Space"], "put a cross at the cursor (it follows the pointer)", () => {
     if (!cursor) moveCursor(0, 0);
     place(cursor);
