@@ -59,9 +59,6 @@ export function createPreview(host) {
   return {
     open,
     hide,
-    get open_() {
-      return !panel.hidden;
-    },
     isOpen: () => !panel.hidden,
     toggle(url, alt) {
       if (!panel.hidden && shown === url) hide();
