@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("COCOFORGE_CHROMIUM", "/usr/bin/chromium")
 
 PAGE = """<!doctype html><html><head><meta charset="utf-8">
-<link rel="stylesheet" href="css/segmentation.css">
+<link rel="stylesheet" href="css/segmentation.css"><link rel="stylesheet" href="css/surface.css">
 <style>:root{--accent:#06c;--line:#ddd;--muted:#666}</style></head>
 <body><div class="seg-stage" id="stage" tabindex="0" style="width:1000px;height:700px"></div>
 <script type="module">
@@ -80,7 +80,7 @@ const zoom = await frames((i) => (i %% 20 < 10 ? editor.zoomIn() : editor.zoomOu
 editor.fit();
 await nextFrame();
 // Drag the first point of the outline around with real pointer events.
-const svg = stage.querySelector("svg");
+const svg = stage; // the drawing surface takes the pointer events for every layer
 const box = svg.getBoundingClientRect();
 const vertex = stage.querySelector(".vertex").getBoundingClientRect();
 const start = { x: vertex.x + vertex.width / 2, y: vertex.y + vertex.height / 2 };

@@ -112,3 +112,39 @@ def test_thumbnails_are_served_small_and_cacheable(page, annotator):
         headers={"If-None-Match": response.headers["etag"]},
     )
     assert again.status == 304
+
+
+@pytest.mark.django_db(transaction=True)
+def test_whole_photos_letterboxed_and_enlarged_by_key_or_hover(page, annotator):
+    """The thumbnails are never cropped; E enlarges the focused photo (zoomable on the
+    drawing surface), Escape closes it, resting the pointer on another photo enlarges that."""
+    project = project_create(name="Whole", categories=[{"name": "dog"}])
+    project.stage_settings = {"collection_grid_size": 4, "collection_answers_per_grid": 1}
+    project.save()
+    c = pool_of(project, 4)
+    collection.collection_grids_post(project=project)
+    log_in(page, "ann", PASSWORD)
+    page.goto("/collection/")
+    expect(page.get_by_test_id("cell")).to_have_count(4)
+    fit = cell(page, c[0]).locator("img").evaluate("img => getComputedStyle(img).objectFit")
+    assert fit == "contain"
+
+    preview = page.get_by_test_id("preview")
+    assert preview.is_hidden()
+    page.keyboard.press("e")
+    expect(preview).to_be_visible()
+    enlarged = preview.get_by_test_id("photo")
+    src = cell(page, c[0]).locator("img").evaluate("img => img.src")
+    expect(enlarged).to_have_attribute("src", src)
+    assert enlarged.bounding_box()["width"] > 2 * cell(page, c[0]).bounding_box()["width"]
+    page.keyboard.press("Escape")
+    expect(preview).to_be_hidden()
+    assert cell(page, c[0]).get_attribute("aria-pressed") == "false", "enlarging marks nothing"
+
+    cell(page, c[2]).hover()
+    expect(preview).to_be_visible()
+    expect(preview.get_by_test_id("photo")).to_have_attribute(
+        "src", cell(page, c[2]).locator("img").evaluate("img => img.src")
+    )
+    page.mouse.move(0, 0)
+    expect(preview).to_be_hidden()

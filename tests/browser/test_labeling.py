@@ -8,7 +8,7 @@ from annotation.models import Assignment, Image, Stage, Task
 from annotation.models.labeling import CategoryPresence
 from annotation.services.images import SourceMetadata, image_ingest
 from annotation.stages.labeling import labeling_tasks_post
-from tests.browser.conftest import log_in
+from tests.browser.conftest import LAPTOP, log_in, photo_point
 from tests.conftest import PASSWORD, jpeg_bytes
 
 DOG, CAT = 18, 17
@@ -26,10 +26,18 @@ def stored_photo(project, width=320, height=240, color=(40, 120, 200)) -> Image:
     return result.image
 
 
-def image_point(page, x: float, y: float) -> dict:  # type: ignore[no-untyped-def]
-    """Where image pixel (x, y) of a 320x240 photo is inside the displayed photo element."""
-    box = page.get_by_test_id("photo").bounding_box()
-    return {"x": x * box["width"] / 320, "y": y * box["height"] / 240}
+def drag(page, start: tuple[float, float], end: tuple[float, float]) -> None:  # type: ignore[no-untyped-def]
+    """Press at `start`, move there in steps, release at `end` (page coordinates)."""
+    page.mouse.move(*start)
+    page.mouse.down()
+    page.mouse.move(*end, steps=6)
+    page.mouse.up()
+
+
+def centre(locator) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
 
 
 def open_labeling_tool(page, project):  # type: ignore[no-untyped-def]
@@ -51,7 +59,7 @@ def test_an_annotator_drags_an_icon_onto_the_photo_and_submits(page, annotator, 
     assert "person" in page.get_by_test_id("question").inner_text()
 
     dog_icon = page.locator('.panel .icon[data-category-id="18"]')
-    dog_icon.drag_to(page.get_by_test_id("placed"), target_position=image_point(page, 200, 100))
+    drag(page, centre(dog_icon), photo_point(page, 200, 100))
     placed = page.locator('.placed-icon[data-category-id="18"]')
     assert placed.count() == 1
     assert page.locator('.steps li[data-super="animal"]').get_attribute("data-state") == "yes"
@@ -74,20 +82,79 @@ def test_an_annotator_drags_an_icon_onto_the_photo_and_submits(page, annotator, 
 
 
 @pytest.mark.django_db(transaction=True)
+def test_photo_and_icons_fit_a_laptop_screen_together(page, annotator, coco_project):
+    """At 1366x768 the photo and the icon panel are on screen together, and every group's
+    icons can be reached by scrolling the panel alone; icons are real SVG files."""
+    open_labeling_tool(page, coco_project)
+    stage = page.get_by_test_id("stage").bounding_box()
+    panel = page.get_by_test_id("panel").bounding_box()
+    assert stage["y"] + stage["height"] <= LAPTOP["height"], "the whole photo area is visible"
+    assert panel["x"] + panel["width"] <= LAPTOP["width"]
+    assert panel["y"] + panel["height"] <= LAPTOP["height"], "the panel is visible too"
+    assert panel["height"] > 200 and stage["width"] > 600
+    toothbrush = page.locator('.panel .icon[data-category-id="90"]')
+    toothbrush.scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") == 0, "the panel scrolls, the page does not"
+    drag(page, centre(toothbrush), photo_point(page, 20, 20))
+    assert page.locator('.placed-icon[data-category-id="90"]').count() == 1
+    src = page.locator('.panel .icon[data-category-id="18"] img').get_attribute("src")
+    assert src.endswith("icons/coco/dog.svg")
+    assert page.evaluate(f"fetch('{src}').then(r => r.text()).then(t => t.includes('<path'))"), (
+        "a drawn icon, not an emoji character in a font"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_labeling_by_keys_alone(page, annotator, coco_project):
+    """Y/N answer the groups; an icon is chosen with Tab and Enter, moved over the photo
+    with the arrows and put down with Enter."""
+    task = open_labeling_tool(page, coco_project)
+    page.keyboard.press("y")  # person: yes
+    dog = page.locator('.panel .icon[data-category-id="18"]')
+    dog.focus()
+    page.keyboard.press("Enter")
+    assert page.get_by_test_id("cursor").count() == 1
+    scale = float(page.get_by_test_id("stage").get_attribute("data-scale"))
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("Enter")
+    assert page.locator('.placed-icon[data-category-id="18"]').count() == 1
+    person = page.locator('.panel .icon[data-category-id="1"]')
+    person.focus()
+    page.keyboard.press("Enter")
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("Enter")
+    page.get_by_test_id("rest-no").focus()
+    page.keyboard.press("Enter")
+    page.get_by_test_id("submit").focus()
+    page.keyboard.press("Enter")
+    page.get_by_text("No more photos to label for now").wait_for()
+    answer = Assignment.objects.get(task=task, status=Assignment.Status.SUBMITTED).answer
+    placed = {c["id"]: (c["x"], c["y"]) for c in answer["categories"]}
+    step = 12 / scale
+    assert placed[DOG] == pytest.approx((160 + 4 * step, 120 - step), abs=0.02)
+    assert placed[1] == pytest.approx((160 + 4 * step - step, 120 - step), abs=0.02), (
+        "the cursor starts where the last icon was put"
+    )
+    assert answer["supercategories"]["person"] is True
+    assert answer["supercategories"]["animal"] is True
+
+
+@pytest.mark.django_db(transaction=True)
 def test_placed_icons_move_and_come_off_and_no_clears_a_group(page, annotator, coco_project):
     task = open_labeling_tool(page, coco_project)
-    photo = page.get_by_test_id("placed")  # the layer over the photo that takes the drops
-    page.locator('.panel .icon[data-category-id="18"]').drag_to(
-        photo, target_position=image_point(page, 50, 50)
+    drag(
+        page, centre(page.locator('.panel .icon[data-category-id="18"]')), photo_point(page, 50, 50)
     )
-    page.locator('.panel .icon[data-category-id="17"]').drag_to(
-        photo, target_position=image_point(page, 100, 60)
+    drag(
+        page,
+        centre(page.locator('.panel .icon[data-category-id="17"]')),
+        photo_point(page, 100, 60),
     )
-    page.locator('.placed-icon[data-category-id="18"]').drag_to(
-        photo, target_position=image_point(page, 300, 200)
-    )
+    drag(page, photo_point(page, 50, 50), photo_point(page, 300, 200))
     # Dragging the cat's icon off the photo (onto the heading) removes it.
-    page.locator('.placed-icon[data-category-id="17"]').drag_to(page.locator("h1"))
+    drag(page, photo_point(page, 100, 60), centre(page.locator("h1")))
     assert page.locator(".placed-icon").count() == 1
 
     page.keyboard.press("y")  # person: yes, but no icon yet

@@ -13,7 +13,7 @@ from annotation.models.segmentation import Qualification, ReferenceMask, Segment
 from annotation.services import qualification
 from annotation.stages.segmentation import segmentation_post_for_completed_spotting
 from tests.annotation.stages.test_segmentation import spot_pair
-from tests.browser.conftest import log_in
+from tests.browser.conftest import LAPTOP, log_in
 from tests.browser.test_labeling import stored_photo
 from tests.conftest import PASSWORD
 
@@ -24,15 +24,14 @@ EFFORT: list[tuple[float, int]] = []
 
 
 def view(page) -> tuple[float, float, float]:  # type: ignore[no-untyped-def]
-    """The editor's zoom and pan, read from the world group's transform."""
-    transform = page.get_by_test_id("world").get_attribute("transform")
-    tx, ty, scale = map(float, re.findall(r"-?[\d.]+(?:e-?\d+)?", transform))
-    return tx, ty, scale
+    """The drawing surface's pan and zoom: screen = image * scale + (tx, ty)."""
+    data = page.get_by_test_id("stage").evaluate("el => ({...el.dataset})")
+    return float(data["tx"]), float(data["ty"]), float(data["scale"])
 
 
 def screen(page, x: float, y: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     """Where image pixel (x, y) is on the page now."""
-    box = page.get_by_test_id("surface").bounding_box()
+    box = page.get_by_test_id("stage").bounding_box()
     tx, ty, scale = view(page)
     return box["x"] + tx + x * scale, box["y"] + ty + y * scale
 
@@ -82,6 +81,9 @@ def test_trace_edit_zoom_undo_and_submit(page, annotator, coco_project, make_wor
     assert page.locator("[data-testid=icon] img").get_attribute("src").endswith("dog.svg")
     assert page.get_by_test_id("spot").count() == 1
     assert "Ctrl+Z" in page.get_by_test_id("shortcuts").inner_text(), "shortcuts on screen"
+    for testid in ("stage", "submit", "undo"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] + box["height"] <= LAPTOP["height"], f"{testid} fits 1366x768"
     assert page.get_by_test_id("submit").is_disabled()
     _tx, _ty, fit_scale = view(page)
     tolerance = 1.5 / fit_scale  # a click lands on a whole screen pixel

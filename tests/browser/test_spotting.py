@@ -1,5 +1,6 @@
 """The instance spotting tool in real Chromium: the primed icon, crosses placed, capped,
-moved and undone, the magnifying glass, "there is none", submit."""
+moved, removed and undone, by pointer and by keys, the magnifying glass, zoom, "there is
+none", submit."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import pytest
 
 from annotation.models import Assignment, Category, Stage
 from annotation.services import task_engine
-from tests.browser.conftest import log_in
-from tests.browser.test_labeling import image_point, stored_photo
+from tests.browser.conftest import LAPTOP, log_in, photo_point
+from tests.browser.test_labeling import stored_photo
 from tests.conftest import PASSWORD
 
 DOG = 18
@@ -30,60 +31,61 @@ def open_spotting_tool(page, project, max_spots=3):  # type: ignore[no-untyped-d
     return task
 
 
-def near(got: list[tuple[float, float]], expected: list[tuple[float, float]]) -> bool:
-    """Same points within a pixel (screen positions are rounded to device pixels)."""
+def near(got: list[tuple[float, float]], expected: list[tuple[float, float]], tol=1.0) -> bool:
+    """Same points within a pixel (clicks land on whole screen pixels)."""
     return len(got) == len(expected) and all(
-        abs(gx - ex) <= 1 and abs(gy - ey) <= 1
+        abs(gx - ex) <= tol and abs(gy - ey) <= tol
         for (gx, gy), (ex, ey) in zip(got, expected, strict=True)
     )
 
 
-def cross_centres(page) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
-    """Where the crosses are drawn, in image pixels of the 320x240 photo."""
-    photo = page.get_by_test_id("photo").bounding_box()
-    centres = []
-    for cross in page.locator(".cross").all():
-        box = cross.bounding_box()
-        x = (box["x"] + box["width"] / 2 - photo["x"]) * 320 / photo["width"]
-        y = (box["y"] + box["height"] / 2 - photo["y"]) * 240 / photo["height"]
-        centres.append((x, y))
-    return centres
+def crosses(page) -> list[tuple[float, float]]:  # type: ignore[no-untyped-def]
+    """The crosses drawn, in image pixels of the 320x240 photo."""
+    return [
+        (float(c.get_attribute("data-x")), float(c.get_attribute("data-y")))
+        for c in page.locator(".cross").all()
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_annotator_places_caps_moves_undoes_magnifies_and_submits(page, annotator, coco_project):
     task = open_spotting_tool(page, coco_project, max_spots=3)
-    layer = page.get_by_test_id("crosses")
     assert page.get_by_test_id("category").inner_text() == "dog"
     primed = page.get_by_test_id("primed")
     assert primed.count() == 1
     assert primed.evaluate("el => getComputedStyle(el).animationName") == "blink"
     assert page.get_by_test_id("submit").is_disabled()
+    assert "Ctrl+Z" in page.get_by_test_id("shortcuts").inner_text(), "the keys are on screen"
 
     for x, y in [(40, 40), (80, 60), (120, 200)]:
-        layer.click(position=image_point(page, x, y))
+        page.mouse.click(*photo_point(page, x, y))
     assert page.get_by_test_id("count").inner_text() == "3 / 3"
-    layer.click(position=image_point(page, 300, 30))
+    page.mouse.click(*photo_point(page, 300, 30))
     assert page.get_by_test_id("count").inner_text() == "3 / 3", "the cap holds"
     assert "At most 3 crosses" in page.get_by_test_id("status").inner_text()
     assert page.get_by_test_id("none").is_disabled()
 
     page.get_by_test_id("undo").click()
-    assert near(cross_centres(page), [(40, 40), (80, 60)])
-    layer.click(position=image_point(page, 250, 150))
-    assert near(cross_centres(page), [(40, 40), (80, 60), (250, 150)])
+    assert near(crosses(page), [(40, 40), (80, 60)])
+    page.mouse.click(*photo_point(page, 250, 150))
+    assert near(crosses(page), [(40, 40), (80, 60), (250, 150)])
 
-    page.locator(".cross").nth(0).drag_to(layer, target_position=image_point(page, 20, 220))
-    assert near(cross_centres(page)[:1], [(20, 220)]), "a cross moves by dragging"
+    page.mouse.move(*photo_point(page, 40, 40))
+    page.mouse.down()
+    page.mouse.move(*photo_point(page, 20, 220), steps=5)
+    page.mouse.up()
+    assert near(crosses(page)[:1], [(20, 220)]), "a cross moves by dragging"
     page.keyboard.press("u")
-    assert near(cross_centres(page)[:1], [(40, 40)]), "undo puts a moved cross back"
+    assert near(crosses(page)[:1], [(40, 40)]), "undo puts a moved cross back"
+    page.keyboard.press("Control+Shift+z")
+    assert near(crosses(page)[:1], [(20, 220)]), "redo moves it again"
+    page.keyboard.press("Control+z")
 
     lens = page.get_by_test_id("lens")
     assert lens.is_hidden()
     page.get_by_test_id("magnifier").click()
     assert page.get_by_test_id("magnifier").get_attribute("aria-pressed") == "true"
-    at = image_point(page, 160, 120)
-    layer.hover(position=at)
+    page.mouse.move(*photo_point(page, 160, 120))
     assert lens.is_visible()
     photo_width = page.get_by_test_id("photo").bounding_box()["width"]
     lens_width = float(lens.evaluate("el => parseFloat(getComputedStyle(el).backgroundSize)"))
@@ -99,9 +101,53 @@ def test_an_annotator_places_caps_moves_undoes_magnifies_and_submits(page, annot
 
 
 @pytest.mark.django_db(transaction=True)
+def test_spotting_by_keys_alone_and_while_zoomed(page, annotator, coco_project):
+    """A cross at the pointer (X), a cursor moved with the arrows (Space puts a cross),
+    Delete removes the cross under the cursor, Enter submits; zoomed in, the crosses still
+    land on the image pixels under the pointer."""
+    task = open_spotting_tool(page, coco_project, max_spots=5)
+    page.mouse.move(*photo_point(page, 100, 100))
+    page.keyboard.press("x")
+    assert near(crosses(page), [(100, 100)]), "a cross at the pointer"
+
+    scale = float(page.get_by_test_id("stage").get_attribute("data-scale"))
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Space")
+    step = 12 / scale  # a cursor step is 12 screen pixels
+    assert near(crosses(page), [(100, 100), (100 + 5 * step, 100 + step)], tol=0.02)
+    page.keyboard.press("Delete")
+    assert near(crosses(page), [(100, 100)]), "Delete removes the cross at the cursor"
+    page.keyboard.press("Control+z")
+    assert len(crosses(page)) == 2
+
+    page.keyboard.press("+")
+    page.keyboard.press("+")
+    page.keyboard.press("Shift+ArrowLeft")
+    assert float(page.get_by_test_id("stage").get_attribute("data-zoom")) == pytest.approx(
+        1.5625, abs=0.01
+    )
+    page.mouse.click(*photo_point(page, 200, 50))
+    assert near(crosses(page)[2:], [(200, 50)], tol=0.5)
+    page.keyboard.press("Enter")
+    page.get_by_text("No more photos to spot for now").wait_for()
+    answer = Assignment.objects.get(task=task, status=Assignment.Status.SUBMITTED).answer
+    assert len(answer["spots"]) == 3
+
+
+@pytest.mark.django_db(transaction=True)
 def test_there_is_none_is_an_answer(page, annotator, coco_project):
     task = open_spotting_tool(page, coco_project)
     page.get_by_test_id("none").click()
     page.get_by_text("No more photos to spot for now").wait_for()
     answer = Assignment.objects.get(task=task, status=Assignment.Status.SUBMITTED).answer
     assert answer == {"none": True, "spots": []}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_photo_and_buttons_fit_a_laptop_screen(page, annotator, coco_project):
+    open_spotting_tool(page, coco_project)
+    for testid in ("stage", "submit", "none", "undo"):
+        box = page.get_by_test_id(testid).bounding_box()
+        assert box["y"] + box["height"] <= LAPTOP["height"], f"{testid} is on screen"

@@ -5,6 +5,7 @@ mask poor, which is then rejected while the others are accepted."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from annotation.models import Annotation, Assignment, Stage, Task, WorkerProfile
 from annotation.models.segmentation import Segmentation
@@ -101,3 +102,40 @@ def test_a_grid_with_gold_missed_and_then_caught(page, coco_project, make_worker
     assert Task.objects.filter(
         stage=Stage.SEGMENTATION, instance=masks[1].instance, status=Task.Status.OPEN
     ).exists(), "the rejected instance is back in the segmentation pool"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_grid_marked_and_submitted_by_keys_alone(page, coco_project, make_worker):
+    """Arrows move between cells, Space marks a cell poor (again: unmarks), E enlarges it,
+    Enter submits the grid."""
+    coco_project.stage_settings = {"verification_grid_size": 8}
+    coco_project.save()
+    photo = stored_photo(coco_project)
+    segmenter = make_worker(WorkerProfile.Role.ANNOTATOR)
+    for i in range(4):
+        make_mask(coco_project, segmenter, image=photo, x=20 + 60 * i)
+    add_gold(coco_project, make_worker(WorkerProfile.Role.EXPERT))
+    (grid,) = verification_post_grids(project=coco_project)
+    make_worker(WorkerProfile.Role.ANNOTATOR, "keys")
+    log_in(page, "keys", PASSWORD)
+    page.goto("/verification/")
+    page.get_by_test_id("work").wait_for(state="visible")
+    shown = page.locator("[data-testid=cell]")
+    expect(shown).to_have_count(8)
+    order = [shown.nth(i).get_attribute("data-cell-id") for i in range(8)]
+
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("Space")
+    page.keyboard.press("Space")  # changed my mind
+    page.keyboard.press("End")
+    page.keyboard.press("x")
+    assert page.get_by_test_id("count").inner_text() == "2 marked poor"
+    page.keyboard.press("e")
+    expect(page.get_by_test_id("preview")).to_be_visible()
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    page.wait_for_function("document.getElementById('verify-tool').dataset.submitted === '1'")
+    answer = Assignment.objects.get(task=grid, worker__username="keys").answer
+    assert sorted(answer["poor"]) == sorted([order[1], order[7]])

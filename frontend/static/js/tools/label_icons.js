@@ -1,28 +1,28 @@
-// Category labeling tool (thesis §2.4.1, Fig. A.3a): answer each super-category yes/no and
-// drag the icon of every present category onto one instance of it.
+// Category labeling (thesis §2.4.1, Fig. A.3a): answer each super-category yes/no and put
+// the icon of every present category onto one instance of it: drag it from the panel, or
+// with keys choose it (Tab/arrows, Enter), move the cursor with the arrows and press Enter.
 // Positions are sent in image pixels (the API's image.width x image.height).
-import { api, uuid } from "../api.js";
+import { api, createLeaseLoop } from "../api.js";
+import { Keymap } from "../canvas/keymap.js";
+import { autoScroll, bindViewKeys, createSurface, svgElement } from "../canvas/surface.js";
 
 const root = document.getElementById("labeling-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
-const photo = $("photo");
-const overlay = $("placed");
+const ICON_PX = 36;
+const GRAB_PX = 20;
+const STEP_PX = 12;
+const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
-let lease = null;         // the assignment from /tasks/next/
-let groups = [];          // [{name, categories: [{id, name, url, chip}]}]
-let answers = new Map();  // super-category -> true | false
-let placed = new Map();   // category id -> {x, y}
-let startedAt = 0;
+let surface = null;
+let lease = null;
+let groups = []; // [{name, categories: [{id, name, url, chip}]}]
+let answers = new Map(); // super-category -> true | false
+let placed = new Map(); // category id -> {x, y}
+let carrying = null; // category picked with the keyboard, waiting to be placed
+let cursor = null; // keyboard cursor on the photo, image pixels
+let moving = null; // placed icon being dragged {category, moved}
 
-function key() {
-  return uuid();
-}
-
-function say(text, isError = false) {
-  const status = $("status");
-  status.textContent = text;
-  status.classList.toggle("error", isError);
-}
+const round2 = (v) => Math.round(v * 100) / 100;
 
 const panels = new Map(); // project id -> groups
 async function panelFor(project) {
@@ -41,20 +41,21 @@ function categoryById(id) {
   return null;
 }
 
+// An icon file when the category has one, else a readable chip: initials and the name in
+// plain text, which renders on any machine (custom categories, missing icons).
 export function iconElement(category) {
-  // An icon file when the category has one, else a labelled chip (custom categories).
   if (category.url) {
     const img = document.createElement("img");
     img.src = category.url;
-    img.alt = category.name;
+    img.alt = "";
     img.draggable = false;
     return img;
   }
   const chip = document.createElement("span");
   chip.className = "chip";
-  chip.innerHTML = `<b></b><small></small>`;
-  chip.querySelector("b").textContent = category.chip;
-  chip.querySelector("small").textContent = category.name;
+  const b = document.createElement("b");
+  b.textContent = category.chip;
+  chip.append(b);
   return chip;
 }
 
@@ -71,6 +72,35 @@ function canSubmit() {
   });
 }
 
+function drawPlaced() {
+  if (!surface) return;
+  const size = ICON_PX / surface.view.scale;
+  const shapes = [];
+  for (const [id, where] of placed) {
+    const category = categoryById(id);
+    const g = svgElement("g", { class: "placed-icon", "data-category-id": id, "data-x": where.x, "data-y": where.y });
+    const title = svgElement("title");
+    title.textContent = category.name;
+    g.append(title);
+    if (category.url) {
+      g.append(svgElement("image", { href: category.url, x: where.x - size / 2, y: where.y - size / 2, width: size, height: size }));
+    } else {
+      g.append(svgElement("circle", { cx: where.x, cy: where.y, r: size / 2, class: "chip-dot" }));
+      const text = svgElement("text", { x: where.x, y: where.y, "font-size": size / 2.6, "text-anchor": "middle", "dominant-baseline": "central" });
+      text.textContent = category.chip;
+      g.append(text);
+    }
+    shapes.push(g);
+  }
+  surface.layers.icons.replaceChildren(...shapes);
+  const r = 10 / surface.view.scale;
+  surface.layers.cursor.replaceChildren(
+    ...(carrying && cursor
+      ? [svgElement("circle", { cx: cursor.x, cy: cursor.y, r, class: "key-cursor", "data-testid": "cursor", "vector-effect": "non-scaling-stroke" })]
+      : []),
+  );
+}
+
 function render() {
   const current = currentGroup();
   const steps = $("steps");
@@ -81,21 +111,34 @@ function render() {
     li.dataset.super = group.name;
     li.dataset.state = state;
     li.className = group === current ? "current" : "";
-    li.textContent = `${group.name}${state === "open" ? "" : state === "yes" ? " ✓" : " ✗"}`;
-    li.addEventListener("click", () => focusGroup(group.name));
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    button.textContent = `${group.name}${state === "open" ? "" : state === "yes" ? " ✓" : " ✗"}`;
+    button.addEventListener("click", () => focusGroup(group.name));
+    li.append(button);
     steps.append(li);
   }
   const question = $("question");
-  if (current) {
-    question.innerHTML = `Is there any <strong></strong> in the photo?
-      <button type="button" data-answer="yes">Yes (Y)</button>
-      <button type="button" data-answer="no" class="secondary">No (N)</button>`;
-    question.querySelector("strong").textContent = current.name;
-    question.querySelector("[data-answer=yes]").onclick = () => answer(current.name, true);
-    question.querySelector("[data-answer=no]").onclick = () => answer(current.name, false);
+  if (carrying) {
+    question.textContent = `Placing ${carrying.name}: move with the arrows (or point), Enter or click to put it, Escape to cancel.`;
+  } else if (current) {
+    question.replaceChildren();
+    const strong = document.createElement("strong");
+    strong.textContent = current.name;
+    question.append("Is there any ", strong, " in the photo? ");
+    for (const [label, value, cls] of [["Yes (Y)", true, ""], ["No (N)", false, "secondary"]]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = cls;
+      b.dataset.answer = value ? "yes" : "no";
+      b.textContent = label;
+      b.onclick = () => answer(current.name, value);
+      question.append(b);
+    }
   } else {
     question.textContent = canSubmit()
-      ? "All groups answered: submit, or keep adjusting."
+      ? "All groups answered: submit (Enter), or keep adjusting."
       : "Every group answered 'yes' needs at least one icon on the photo.";
   }
   for (const section of $("panel").querySelectorAll(".group")) {
@@ -104,22 +147,13 @@ function render() {
     section.dataset.state = answers.has(name) ? (answers.get(name) ? "yes" : "no") : "open";
   }
   for (const icon of $("panel").querySelectorAll(".icon")) {
-    icon.classList.toggle("used", placed.has(Number(icon.dataset.categoryId)));
+    const id = Number(icon.dataset.categoryId);
+    icon.classList.toggle("used", placed.has(id));
+    icon.setAttribute("aria-pressed", String(Boolean(carrying && carrying.id === id)));
   }
-  overlay.replaceChildren();
-  for (const [id, where] of placed) {
-    const category = categoryById(id);
-    const marker = document.createElement("div");
-    marker.className = "placed-icon";
-    marker.dataset.categoryId = id;
-    marker.title = `${category.name}: drag to move, drag off the photo to remove`;
-    marker.style.left = `${(where.x / lease.task.image.width) * 100}%`;
-    marker.style.top = `${(where.y / lease.task.image.height) * 100}%`;
-    marker.append(iconElement(category));
-    marker.addEventListener("pointerdown", (event) => startDrag(event, category, marker));
-    overlay.append(marker);
-  }
+  drawPlaced();
   $("submit").disabled = !canSubmit();
+  loop.saveDraft();
 }
 
 function buildPanel() {
@@ -129,7 +163,7 @@ function buildPanel() {
     const section = document.createElement("section");
     section.className = "group";
     section.dataset.super = group.name;
-    const heading = document.createElement("h3");
+    const heading = document.createElement("h2");
     heading.textContent = group.name;
     const toggle = document.createElement("span");
     toggle.className = "toggle";
@@ -139,6 +173,7 @@ function buildPanel() {
       button.className = "small";
       button.dataset.answer = label;
       button.textContent = label;
+      button.setAttribute("aria-label", `${label}: ${group.name}`);
       button.onclick = () => answer(group.name, value);
       toggle.append(button);
     }
@@ -146,16 +181,31 @@ function buildPanel() {
     const grid = document.createElement("div");
     grid.className = "icons";
     for (const category of group.categories) {
-      const icon = document.createElement("div");
+      const icon = document.createElement("button");
+      icon.type = "button";
       icon.className = "icon";
       icon.dataset.categoryId = category.id;
-      icon.title = `${category.name}: drag onto one ${category.name} in the photo`;
+      icon.title = `${category.name}: drag onto one ${category.name} in the photo, or press Enter and place it with the arrows`;
       icon.append(iconElement(category));
       const name = document.createElement("span");
       name.className = "name";
       name.textContent = category.name;
       icon.append(name);
-      icon.addEventListener("pointerdown", (event) => startDrag(event, { ...category, group: group.name }, null));
+      const full = { ...category, group: group.name };
+      icon.addEventListener("pointerdown", (event) => dragFromPanel(event, full));
+      icon.addEventListener("keydown", (event) => {
+        if (carrying) return; // Enter puts down the icon being carried (the page's key map)
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          event.stopPropagation();
+          pickUp(full);
+        } else if (event.key === "Delete" || event.key === "Backspace") {
+          event.preventDefault();
+          event.stopPropagation();
+          placed.delete(full.id);
+          render();
+        }
+      });
       grid.append(icon);
     }
     section.append(heading, grid);
@@ -181,21 +231,42 @@ function focusGroup(name, reopen = true) {
   if (section) section.scrollIntoView({ block: "nearest" });
 }
 
-// ---- dragging (pointer events: mouse, pen and touch alike) ---------------------------
-
-function imagePoint(clientX, clientY) {
-  const rect = photo.getBoundingClientRect();
-  if (clientX < rect.left || clientX > rect.right || clientY < rect.top || clientY > rect.bottom) {
-    return null;
-  }
-  const { width, height } = lease.task.image;
-  const x = Math.min(width, Math.max(0, ((clientX - rect.left) / rect.width) * width));
-  const y = Math.min(height, Math.max(0, ((clientY - rect.top) / rect.height) * height));
-  return { x: Math.round(x * 100) / 100, y: Math.round(y * 100) / 100 };
+function put(category, p) {
+  placed.set(category.id, { x: round2(p.x), y: round2(p.y) });
+  answers.set(category.group, true);
 }
 
-function startDrag(event, category, marker) {
+// ---- keyboard placing ------------------------------------------------------------------
+
+function pickUp(category) {
+  carrying = category;
+  cursor = placed.get(category.id) || cursor || { x: surface.width / 2, y: surface.height / 2 };
+  surface.view.reveal(cursor);
+  render();
+}
+
+function moveCursor(dx, dy) {
+  const step = STEP_PX / surface.view.scale;
+  cursor = surface.clamp({ x: cursor.x + dx * step, y: cursor.y + dy * step });
+  surface.view.reveal(cursor);
+  drawPlaced();
+}
+
+function drop() {
+  const category = carrying;
+  put(category, cursor);
+  carrying = null;
+  render();
+  const icon = $("panel").querySelector(`.icon[data-category-id="${category.id}"]`);
+  if (icon) icon.focus({ preventScroll: true });
+}
+
+// ---- dragging (pointer events: mouse, pen and touch alike) ---------------------------
+
+function dragFromPanel(event, category) {
+  if (event.button !== 0) return;
   event.preventDefault();
+  const target = event.currentTarget;
   const ghost = document.createElement("div");
   ghost.className = "drag-ghost";
   ghost.append(iconElement(category));
@@ -203,75 +274,145 @@ function startDrag(event, category, marker) {
   const move = (e) => {
     ghost.style.left = `${e.clientX}px`;
     ghost.style.top = `${e.clientY}px`;
+    autoScroll(e.clientY);
   };
   move(event);
-  if (marker) marker.classList.add("dragging");
-  const target = event.currentTarget;
   target.setPointerCapture?.(event.pointerId);
   const up = (e) => {
     target.removeEventListener("pointermove", move);
     target.removeEventListener("pointerup", up);
+    target.removeEventListener("pointercancel", up);
     ghost.remove();
-    const point = imagePoint(e.clientX, e.clientY);
-    if (point) {
-      placed.set(category.id, point);
-      answers.set(category.group, true);
-    } else if (marker) {
-      placed.delete(category.id); // dragged off the photo: removed
+    if (e.type === "pointerup" && surface && surface.overPhoto(e.clientX, e.clientY)) {
+      put(category, surface.toImage(e.clientX, e.clientY));
     }
     render();
   };
   target.addEventListener("pointermove", move);
   target.addEventListener("pointerup", up);
+  target.addEventListener("pointercancel", up);
 }
+
+function placedAt(p) {
+  const reach = GRAB_PX / surface.view.scale;
+  let best = null;
+  let bestD = Infinity;
+  for (const [id, q] of placed) {
+    const d = Math.hypot(p.x - q.x, p.y - q.y);
+    if (d <= reach && d < bestD) {
+      best = id;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+const iconInteraction = {
+  down(p) {
+    if (carrying) {
+      cursor = surface.clamp(p);
+      drop();
+      return;
+    }
+    const id = placedAt(p);
+    if (id !== null) moving = { category: categoryById(id), moved: false };
+  },
+  move(p, event) {
+    if (!moving) return;
+    moving.moved = true;
+    placed.set(moving.category.id, { x: round2(p.x), y: round2(p.y) });
+    drawPlaced();
+    autoScroll(event.clientY);
+  },
+  up(p, event) {
+    if (!moving) return;
+    if (!surface.overPhoto(event.clientX, event.clientY)) placed.delete(moving.category.id); // dragged off
+    else put(moving.category, p);
+    moving = null;
+    render();
+  },
+  hover(p) {
+    if (!carrying) return;
+    cursor = surface.clamp(p);
+    drawPlaced();
+  },
+};
+
+// ---- the keyboard map -----------------------------------------------------------------
+
+const keymap = new Keymap();
+const isCarrying = () => Boolean(carrying && surface);
+const free = (e) => Boolean(lease) && !carrying && !(e.target.closest && e.target.closest("input, textarea"));
+keymap
+  .bind(["Y"], "yes: the highlighted group is in the photo", () => currentGroup() && answer(currentGroup().name, true), { when: free })
+  .bind(["N"], "no: it is not", () => currentGroup() && answer(currentGroup().name, false), { when: free })
+  .bind(["Tab"], "choose an icon; Enter picks it up", () => {}, { when: () => false })
+  .bind(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], "move the picked-up icon", (e) => moveCursor(...ARROWS[e.key]), { when: isCarrying })
+  .bind(["Enter", "Space"], "put the picked-up icon there", () => drop(), { when: isCarrying })
+  .bind(["Escape"], "cancel placing", () => { carrying = null; render(); }, { when: isCarrying })
+  .bind(["Delete"], "remove the chosen icon from the photo", () => {}, { when: () => false })
+  .bind(["Enter"], "submit", () => submit(), {
+    when: (e) => free(e) && canSubmit() && !(e.target.closest && e.target.closest("button, a, summary")),
+  });
+bindViewKeys(keymap, () => surface, { arrows: false, space: false });
+keymap.renderInto($("shortcuts"), "Keys");
+keymap.listen();
 
 // ---- task flow ------------------------------------------------------------------------
 
-async function loadNext() {
-  $("work").hidden = true;
-  say("Loading the next photo…");
-  try {
-    lease = await api(root.dataset.nextUrl, { stage: "labeling" });
-  } catch (error) {
-    say(error.message, true);
-    return;
-  }
-  if (!lease) {
-    say("No more photos to label for now. Thank you!");
-    return;
-  }
+async function showTask(held) {
+  lease = held;
   groups = await panelFor(lease.task.project);
   answers = new Map();
   placed = new Map();
+  carrying = null;
   buildPanel();
-  photo.src = lease.task.image.url;
-  photo.style.aspectRatio = `${lease.task.image.width} / ${lease.task.image.height}`;
+  const { image } = lease.task;
+  if (surface) surface.destroy();
+  surface = null;
   $("work").hidden = false;
-  say(`Photo ${lease.task.image.id}: answer each group, drag one icon per kind of object.`);
-  startedAt = performance.now();
+  surface = createSurface($("stage"), {
+    width: image.width,
+    height: image.height,
+    imageUrl: image.url,
+    alt: "the photo to label",
+    layers: [["icons", "svg"], ["cursor", "svg"]],
+    onView: () => drawPlaced(),
+  });
+  surface.layers.icons.parentElement.dataset.testid = "placed";
+  surface.use(iconInteraction);
   render();
+  loop.say(`Photo ${image.id}: answer each group, put one icon per kind of object on the photo.`);
 }
 
-async function submit() {
-  if (!canSubmit()) return;
-  const body = {
-    answer: {
-      supercategories: Object.fromEntries(groups.map((g) => [g.name, answers.get(g.name)])),
-      categories: [...placed].map(([id, where]) => ({ id, x: where.x, y: where.y })),
-    },
-    idempotency_key: key(),
-    time_spent_seconds: Math.round((performance.now() - startedAt) / 100) / 10,
-  };
-  $("submit").disabled = true;
-  try {
-    await api(root.dataset.submitUrl.replace("{id}", lease.id), body);
-  } catch (error) {
-    say(`Not saved: ${error.message}`, true);
-    $("submit").disabled = false;
-    return;
-  }
-  await loadNext();
-  if (!lease) say("Saved. No more photos to label for now. Thank you!");
+const loop = createLeaseLoop({
+  root,
+  stage: "labeling",
+  status: $("status"),
+  nextUrl: root.dataset.nextUrl,
+  submitUrl: root.dataset.submitUrl,
+  emptyText: "No more photos to label for now. Thank you!",
+  onLease: showTask,
+  onEmpty: () => {
+    $("work").hidden = true;
+    lease = null;
+  },
+  getDraft: () =>
+    answers.size || placed.size ? { answers: [...answers], placed: [...placed] } : null,
+  restoreDraft: (draft) => {
+    const names = new Set(groups.map((g) => g.name));
+    answers = new Map((draft.answers || []).filter(([name]) => names.has(name)));
+    placed = new Map((draft.placed || []).filter(([id]) => categoryById(id)));
+    render();
+  },
+});
+
+function submit() {
+  if (!canSubmit() || !lease) return;
+  loop.submit({
+    supercategories: Object.fromEntries(groups.map((g) => [g.name, answers.get(g.name)])),
+    categories: [...placed].map(([id, where]) => ({ id, x: where.x, y: where.y })),
+  });
 }
 
 $("submit").addEventListener("click", submit);
@@ -279,13 +420,9 @@ $("rest-no").addEventListener("click", () => {
   for (const group of groups) if (!answers.has(group.name)) answers.set(group.name, false);
   render();
 });
-document.addEventListener("keydown", (event) => {
-  if (!lease || event.target.closest("input, textarea") || event.ctrlKey || event.metaKey) return;
-  const current = currentGroup();
-  if (!current) return;
-  if (event.key === "y") answer(current.name, true);
-  if (event.key === "n") answer(current.name, false);
-});
+$("zoom-in").addEventListener("click", () => surface && surface.view.zoomIn());
+$("zoom-out").addEventListener("click", () => surface && surface.view.zoomOut());
+$("fit").addEventListener("click", () => surface && surface.view.fit());
 
-export const labelIconsTool = { name: "label_icons", loadNext, submit };
-loadNext();
+export const labelIconsTool = { name: "label_icons", pickUp, submit };
+loop.next();

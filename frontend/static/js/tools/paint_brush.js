@@ -1,224 +1,282 @@
 // Crowd painting (thesis appendix A, Fig. A.3e): paint every remaining pixel of a category
-// with a round brush of adjustable size, erase with the eraser, see the instances already
-// outlined. The mask lives in a Uint8Array at the photo's resolution (one byte per pixel, no
-// anti-aliasing), so what is shown is exactly what is submitted: a PNG of the photo's size,
-// painted pixels opaque, the rest transparent.
-import { api, uuid } from "../api.js";
+// with a round brush, erase with the eraser, fill large areas with the lasso, zoom and pan,
+// undo and redo, over the instances already outlined. The mask is one byte per photo pixel
+// (geometry/mask.js), so what is shown is exactly what is submitted: a PNG of the photo's
+// size, painted pixels opaque, the rest transparent. Only the rectangle a stroke touched
+// is redrawn; zooming and panning move the layers without redrawing them.
+import { api, createLeaseLoop } from "../api.js";
+import { Keymap } from "../canvas/keymap.js";
+import { bindHistoryKeys, bindViewKeys, createSurface, drawOutlines, svgElement } from "../canvas/surface.js";
+import * as M from "../geometry/mask.js";
 
 const root = document.getElementById("crowd-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
-const canvas = $("paint");
-const context = canvas.getContext("2d");
-let lease = null;
-let mask = null; // Uint8Array width*height, 1 = painted
-let width = 0;
-let height = 0;
-let mode = "brush";
-let last = null; // last point of the stroke, image pixels
-let startedAt = 0;
-let busy = false;
+const COLOUR = [230, 20, 60];
 
-function say(text, isError = false) {
-  $("status").textContent = text;
-  $("status").classList.toggle("error", isError);
-}
+let surface = null;
+let mask = null;
+let pixels = null; // ImageData of the paint layer, kept between redraws
+let context = null;
+let mode = "brush"; // brush | eraser | lasso
+let stroke = null; // {before: Uint8Array, touched: rect, last: point, lasso: [points]}
+let painted = 0;
+const sizes = { brush: 20, eraser: 20 }; // each keeps its own size, in photo pixels
 
-function brushRadius() {
+const keymap = new Keymap();
+
+function radius() {
   return Number($("size").value) / 2;
 }
 
-// Pure painting on the mask --------------------------------------------------------------------
-
-// Set (value 1) or clear (0) every pixel whose centre lies within `radius` of (cx, cy).
-function stamp(cx, cy, radius, value) {
-  const x0 = Math.max(0, Math.floor(cx - radius));
-  const x1 = Math.min(width - 1, Math.ceil(cx + radius));
-  const y0 = Math.max(0, Math.floor(cy - radius));
-  const y1 = Math.min(height - 1, Math.ceil(cy + radius));
-  const r2 = radius * radius;
-  for (let y = y0; y <= y1; y++) {
-    const dy = y + 0.5 - cy;
-    for (let x = x0; x <= x1; x++) {
-      const dx = x + 0.5 - cx;
-      if (dx * dx + dy * dy <= r2) mask[y * width + x] = value;
+// Redraw only a rectangle of the paint layer from the mask.
+function redraw(r) {
+  if (!r || !mask) return;
+  const { width, data } = mask;
+  const out = pixels.data;
+  for (let y = r.y; y < r.y + r.height; y++) {
+    for (let x = r.x; x < r.x + r.width; x++) {
+      const i = y * width + x;
+      const o = i * 4;
+      if (data[i]) {
+        out[o] = COLOUR[0];
+        out[o + 1] = COLOUR[1];
+        out[o + 2] = COLOUR[2];
+        out[o + 3] = 255;
+      } else out[o + 3] = 0;
     }
   }
+  context.putImageData(pixels, 0, 0, r.x, r.y, r.width, r.height);
 }
 
-// A stroke segment: stamps along the line, close enough that the disks overlap.
-function strokeTo(point, value) {
-  const radius = brushRadius();
-  const from = last || point;
-  const steps = Math.max(1, Math.ceil(Math.hypot(point.x - from.x, point.y - from.y) / Math.max(0.5, radius / 2)));
-  for (let i = 0; i <= steps; i++) {
-    const t = i / steps;
-    stamp(from.x + (point.x - from.x) * t, from.y + (point.y - from.y) * t, radius, value);
-  }
-  last = point;
+function redrawAll() {
+  redraw({ x: 0, y: 0, width: mask.width, height: mask.height });
 }
 
-function paintedPixels() {
-  let n = 0;
-  for (let i = 0; i < mask.length; i++) n += mask[i];
-  return n;
-}
-
-// Display ------------------------------------------------------------------------------------
-
-function render() {
-  const pixels = context.createImageData(width, height);
-  for (let i = 0; i < mask.length; i++) {
-    if (mask[i]) {
-      pixels.data[i * 4] = 230;
-      pixels.data[i * 4 + 1] = 20;
-      pixels.data[i * 4 + 2] = 60;
-      pixels.data[i * 4 + 3] = 255;
-    }
-  }
-  context.putImageData(pixels, 0, 0);
-  const n = paintedPixels();
-  root.dataset.painted = String(n);
-  $("count").textContent = `${n} px painted`;
-  $("submit").disabled = busy || n === 0;
-}
-
-function imagePoint(event) {
-  const box = canvas.getBoundingClientRect();
-  return {
-    x: ((event.clientX - box.left) * width) / box.width,
-    y: ((event.clientY - box.top) * height) / box.height,
-  };
+function updateCount() {
+  painted = mask ? M.countPainted(mask) : 0;
+  root.dataset.painted = String(painted);
+  $("count").textContent = `${painted} px painted`;
+  $("submit").disabled = painted === 0 || loop.busy;
+  $("undo").disabled = !surface || !surface.history.canUndo;
+  $("redo").disabled = !surface || !surface.history.canRedo;
+  loop.saveDraft();
 }
 
 function setMode(next) {
   mode = next;
   root.dataset.mode = next;
-  $("brush").classList.toggle("active", next === "brush");
-  $("eraser").classList.toggle("active", next === "eraser");
+  if (next in sizes) setSize(sizes[next]);
+  for (const name of ["brush", "eraser", "lasso"]) {
+    $(name).classList.toggle("active", name === next);
+    $(name).setAttribute("aria-pressed", String(name === next));
+  }
+  if (surface) surface.layers.cursor.replaceChildren();
 }
 
 function setSize(value) {
-  const size = Math.max(1, Math.min(100, value));
+  const size = Math.max(1, Math.min(100, Math.round(value)));
+  if (mode in sizes) sizes[mode] = size;
   $("size").value = String(size);
   $("size-value").textContent = String(size);
 }
 
-canvas.addEventListener("pointerdown", (event) => {
-  if (!mask || event.button !== 0) return;
-  canvas.setPointerCapture(event.pointerId);
-  last = null;
-  strokeTo(imagePoint(event), mode === "brush" ? 1 : 0);
-  render();
-});
-canvas.addEventListener("pointermove", (event) => {
-  if (!mask || last === null || !(event.buttons & 1)) return;
-  strokeTo(imagePoint(event), mode === "brush" ? 1 : 0);
-  render();
-});
-const endStroke = () => {
-  last = null;
-};
-canvas.addEventListener("pointerup", endStroke);
-canvas.addEventListener("pointercancel", endStroke);
+// ---- the painting interaction -------------------------------------------------------------
 
-$("brush").addEventListener("click", () => setMode("brush"));
-$("eraser").addEventListener("click", () => setMode("eraser"));
-$("size").addEventListener("input", () => setSize(Number($("size").value)));
-$("clear").addEventListener("click", () => {
-  if (!mask) return;
-  mask.fill(0);
-  render();
-});
-document.addEventListener("keydown", (event) => {
-  if (event.target instanceof HTMLInputElement || !mask) return;
-  if (event.key === "b") setMode("brush");
-  else if (event.key === "e") setMode("eraser");
-  else if (event.key === "[") setSize(Number($("size").value) - 2);
-  else if (event.key === "]") setSize(Number($("size").value) + 2);
-});
-
-// Already segmented instances, outlined in blue under the painting.
-async function showSegmented(task) {
-  const svg = $("segmented");
-  svg.replaceChildren();
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  const data = await api(root.dataset.masksUrl.replace("{id}", task.image.id));
-  for (const item of data.masks) {
-    if (item.category_id !== task.category.id) continue;
-    for (const part of item.polygons) {
-      const shape = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
-      const points = [];
-      for (let i = 0; i + 1 < part.length; i += 2) points.push(`${part[i]},${part[i + 1]}`);
-      shape.setAttribute("points", points.join(" "));
-      shape.dataset.testid = "segmented-instance";
-      svg.appendChild(shape);
-    }
-  }
+function showCursor(p) {
+  if (mode === "lasso") return;
+  surface.layers.cursor.replaceChildren(
+    svgElement("circle", { cx: p.x, cy: p.y, r: radius(), class: `brush-cursor ${mode}`, "vector-effect": "non-scaling-stroke" }),
+  );
 }
 
-async function loadNext() {
-  lease = null;
-  mask = null;
-  $("work").hidden = true;
-  try {
-    lease = await api(root.dataset.nextUrl, { stage: "crowd" });
-  } catch (error) {
-    say(error.message, true);
-    return;
-  }
-  if (!lease) {
-    say("Nothing to paint right now. Thank you!");
-    root.dataset.state = "empty";
-    return;
-  }
-  const task = lease.task;
-  width = task.image.width;
-  height = task.image.height;
-  canvas.width = width;
-  canvas.height = height;
-  mask = new Uint8Array(width * height);
-  $("category").textContent = task.category.name;
-  const photo = $("photo");
-  photo.src = task.image.url || "";
-  photo.width = width;
-  photo.height = height;
-  $("stage").style.width = `${Math.min(width, 900)}px`;
-  await showSegmented(task).catch(() => undefined);
-  render();
-  startedAt = performance.now();
-  $("work").hidden = false;
-  root.dataset.state = "ready";
-  say(`Paint the remaining ${task.category.name} pixels (${task.payload.segmented || 0} already outlined).`);
+function showLasso() {
+  const points = stroke.lasso.map((p) => `${p.x},${p.y}`).join(" ");
+  surface.layers.cursor.replaceChildren(
+    svgElement("polygon", { points, class: "lasso", "vector-effect": "non-scaling-stroke", "data-testid": "lasso" }),
+  );
 }
 
-async function send(answer) {
-  if (!lease || busy) return;
-  busy = true;
-  $("submit").disabled = true;
-  try {
-    await api(root.dataset.submitUrl.replace("{id}", lease.id), {
-      answer,
-      idempotency_key: uuid(),
-      time_spent_seconds: (performance.now() - startedAt) / 1000,
+function endStroke(commit) {
+  if (!stroke) return;
+  let touched = stroke.touched;
+  if (commit && mode === "lasso" && stroke.lasso.length >= 3) {
+    touched = M.unionRect(touched, M.fillPolygon(mask, stroke.lasso, 1));
+    redraw(touched);
+  }
+  surface.layers.cursor.replaceChildren();
+  if (touched) {
+    const before = M.copyRect({ width: mask.width, data: stroke.before }, touched);
+    const after = M.copyRect(mask, touched);
+    const r = touched;
+    surface.history.push({
+      label: mode,
+      undo: () => { M.pasteRect(mask, r, before); redraw(r); updateCount(); },
+      redo: () => { M.pasteRect(mask, r, after); redraw(r); updateCount(); },
     });
-    root.dataset.submitted = String(Number(root.dataset.submitted || 0) + 1);
-    say("Thanks, your painting was saved.");
-    busy = false;
-    await loadNext();
+  }
+  stroke = null;
+  updateCount();
+}
+
+const paintInteraction = {
+  down(p) {
+    if (!mask) return;
+    stroke = { before: mask.data.slice(), touched: null, last: p, lasso: [p] };
+    if (mode !== "lasso") {
+      stroke.touched = M.stamp(mask, p.x, p.y, radius(), mode === "brush" ? 1 : 0);
+      redraw(stroke.touched);
+    }
+  },
+  move(p) {
+    if (!stroke) return;
+    if (mode === "lasso") {
+      const last = stroke.lasso[stroke.lasso.length - 1];
+      if (Math.hypot(p.x - last.x, p.y - last.y) * surface.view.scale >= 3) stroke.lasso.push(surface.clamp(p));
+      showLasso();
+      return;
+    }
+    const r = M.strokeSegment(mask, stroke.last, p, radius(), mode === "brush" ? 1 : 0);
+    stroke.last = p;
+    stroke.touched = M.unionRect(stroke.touched, r);
+    redraw(r);
+    showCursor(p);
+  },
+  up() {
+    endStroke(true);
+  },
+  cancel() {
+    // A pinch started: put the pixels back as they were.
+    if (stroke && stroke.touched) {
+      M.pasteRect(mask, stroke.touched, M.copyRect({ width: mask.width, data: stroke.before }, stroke.touched));
+      redraw(stroke.touched);
+    }
+    stroke = null;
+    surface.layers.cursor.replaceChildren();
+  },
+  hover(p) {
+    showCursor(p);
+  },
+  leave() {
+    surface.layers.cursor.replaceChildren();
+  },
+};
+
+// ---- keys and buttons ---------------------------------------------------------------------
+
+keymap
+  .bind(["B"], "brush", () => setMode("brush"))
+  .bind(["E"], "eraser", () => setMode("eraser"))
+  .bind(["L"], "lasso: draw around an area to fill it", () => setMode("lasso"))
+  .bind(["["], "smaller brush", () => setSize(Number($("size").value) - 2))
+  .bind(["]"], "larger brush", () => setSize(Number($("size").value) + 2));
+
+for (const name of ["brush", "eraser", "lasso"]) $(name).addEventListener("click", () => setMode(name));
+$("size").addEventListener("input", () => setSize(Number($("size").value)));
+$("undo").addEventListener("click", () => surface && surface.history.undo());
+$("redo").addEventListener("click", () => surface && surface.history.redo());
+$("zoom-in").addEventListener("click", () => surface && surface.view.zoomIn());
+$("zoom-out").addEventListener("click", () => surface && surface.view.zoomOut());
+$("fit").addEventListener("click", () => surface && surface.view.fit());
+$("clear").addEventListener("click", () => {
+  if (!mask || !painted) return;
+  const before = mask.data.slice();
+  mask.data.fill(0);
+  const after = mask.data.slice();
+  surface.history.push({
+    label: "clear",
+    undo: () => { mask.data.set(before); redrawAll(); updateCount(); },
+    redo: () => { mask.data.set(after); redrawAll(); updateCount(); },
+  });
+  redrawAll();
+  updateCount();
+});
+
+// ---- the task ------------------------------------------------------------------------------
+
+async function showTask(lease) {
+  const task = lease.task;
+  if (surface) surface.destroy();
+  surface = null;
+  $("work").hidden = false;
+  $("category").textContent = task.category.name;
+  surface = createSurface($("stage"), {
+    width: task.image.width,
+    height: task.image.height,
+    imageUrl: task.image.url,
+    alt: "photo to paint",
+    layers: [["segmented", "svg"], ["paint", "canvas"], ["cursor", "svg"]],
+    onView: () => updateButtons(),
+  });
+  surface.layers.paint.dataset.testid = "paint";
+  surface.use(paintInteraction);
+  mask = M.createMask(task.image.width, task.image.height);
+  context = surface.layers.paint.getContext("2d");
+  pixels = context.createImageData(mask.width, mask.height);
+  updateCount();
+  surface.container.focus({ preventScroll: true });
+  const text = `Paint the remaining ${task.category.name} pixels (${task.payload.segmented || 0} already outlined).`;
+  try {
+    const data = await api(root.dataset.masksUrl.replace("{id}", task.image.id));
+    showSegmented(data.masks.filter((m) => m.category_id === task.category.id));
+    loop.say(text);
   } catch (error) {
-    say(error.message, true);
-  } finally {
-    busy = false;
-    if (mask) render();
+    // The outlines are a help, not the task: paint on, knowing they are missing.
+    loop.say(`${text} The blue outlines could not be loaded (${error.message}); reload the page to see them.`, true);
   }
 }
+
+function showSegmented(masks) {
+  drawOutlines(surface.layers.segmented, masks.map((m) => ({ polygons: m.polygons, category: String(m.category_id) })), "segmented", "segmented-instance");
+}
+
+function updateButtons() {
+  if (!surface) return;
+  $("undo").disabled = !surface.history.canUndo;
+  $("redo").disabled = !surface.history.canRedo;
+  $("zoom").textContent = `${Math.round(surface.view.zoom * 100)} %`;
+}
+
+const loop = createLeaseLoop({
+  root,
+  stage: "crowd",
+  status: $("status"),
+  nextUrl: root.dataset.nextUrl,
+  submitUrl: root.dataset.submitUrl,
+  emptyText: "Nothing to paint right now. Thank you!",
+  onLease: showTask,
+  onEmpty: () => {
+    $("work").hidden = true;
+  },
+  getDraft: () => (mask && painted ? M.encodeRle(mask) : null),
+  restoreDraft: (rle) => {
+    const restored = M.decodeRle(rle);
+    if (restored.width !== mask.width || restored.height !== mask.height) return;
+    const before = mask.data.slice();
+    mask.data.set(restored.data);
+    const after = mask.data.slice();
+    surface.history.push({
+      label: "restore",
+      undo: () => { mask.data.set(before); redrawAll(); updateCount(); },
+      redo: () => { mask.data.set(after); redrawAll(); updateCount(); },
+    });
+    redrawAll();
+    updateCount();
+  },
+});
 
 $("submit").addEventListener("click", () => {
-  render(); // the canvas holds exactly the mask: opaque painted pixels, transparent rest
-  send({ png: canvas.toDataURL("image/png") });
+  if (!mask || !painted) return;
+  redrawAll(); // the layer holds exactly the mask: opaque painted pixels, transparent rest
+  loop.submit({ png: surface.layers.paint.toDataURL("image/png") });
 });
-$("none-left").addEventListener("click", () => send({ none_left: true }));
+$("none-left").addEventListener("click", () => loop.submit({ none_left: true }));
 
-// For tests and the curious: the painted pixel count.
-window.paintTool = { paintedPixels: () => (mask ? paintedPixels() : 0) };
-loadNext();
+// The one keyboard map: painting keys, then the view and history keys; shown on screen.
+bindHistoryKeys(keymap, () => surface);
+bindViewKeys(keymap, () => surface);
+keymap.renderInto($("shortcuts"), "Keys");
+keymap.listen();
+
+window.paintTool = { paintedPixels: () => (mask ? M.countPainted(mask) : 0), surface: () => surface };
+setMode("brush");
+loop.next();

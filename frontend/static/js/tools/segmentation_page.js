@@ -4,8 +4,9 @@
 //   expert    author a reference outline for training
 // It records the time spent, the points placed and the edits made.
 
-import { createPolygonEditor } from "./polygon_editor.js";
-import { api, uuid } from "../api.js";
+import { bindEditorKeys, createPolygonEditor } from "./polygon_editor.js";
+import { api, createLeaseLoop } from "../api.js";
+import { Keymap } from "../canvas/keymap.js";
 
 const root = document.getElementById("segmentation-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
@@ -15,7 +16,6 @@ const stage = $("stage");
 let editor = null;
 let lease = null; // task mode: the leased assignment
 let training = null; // training mode: the reference being tried
-let startedAt = 0;
 let busy = false;
 
 function say(text, isError = false) {
@@ -45,6 +45,7 @@ function showIcon(category) {
 
 function updateControls() {
   if (!editor) return;
+  if (loop) loop.saveDraft();
   const points = editor.pointCount();
   const parts = editor.partCount();
   $("count").textContent = points ? `${points} point${points === 1 ? "" : "s"}, ${parts} part${parts === 1 ? "" : "s"}` : "";
@@ -63,13 +64,8 @@ function openEditor({ url, width, height, spot, category }) {
   showIcon(category);
   editor = createPolygonEditor(stage, { imageUrl: url, width, height, spot, onChange: updateControls });
   window.cocoforgeEditor = editor; // for the benchmark and debugging in the console
-  startedAt = performance.now();
   stage.focus({ preventScroll: true });
   updateControls();
-}
-
-function seconds() {
-  return Math.round((performance.now() - startedAt) / 100) / 10;
 }
 
 // ---- task mode -------------------------------------------------------------------------------
@@ -79,24 +75,8 @@ async function categoryWithIcon(task) {
   return data;
 }
 
-async function loadTask(saved = false) {
-  say("Loading the next object…");
-  try {
-    lease = await api(root.dataset.nextUrl, { stage: "segmentation" });
-  } catch (error) {
-    say(error.message, true);
-    return;
-  }
-  if (!lease) {
-    $("work").hidden = true;
-    say(saved ? "Saved. No more objects to outline for now. Thank you! " : "No objects to outline for you now. ");
-    const link = document.createElement("a");
-    link.href = root.dataset.trainingListUrl;
-    link.textContent = "Train for another category";
-    link.dataset.testid = "training-link";
-    $("status").appendChild(link);
-    return;
-  }
+async function showTask(held) {
+  lease = held;
   const task = lease.task;
   const context = await categoryWithIcon(task);
   openEditor({
@@ -108,27 +88,42 @@ async function loadTask(saved = false) {
   });
   editor.showMasks(context.masks);
   if (task.payload.suggested) editor.setPolygons(task.payload.suggested);
-  say(`Outline the ${task.category.name} under the red spot.`);
+  loop.say(`Outline the ${task.category.name} under the red spot.`);
 }
 
+function showNoTask() {
+  lease = null;
+  $("work").hidden = true;
+  if (editor) editor.destroy();
+  editor = null;
+  const link = document.createElement("a");
+  link.href = root.dataset.trainingListUrl;
+  link.textContent = " Train for another category";
+  link.dataset.testid = "training-link";
+  $("status").appendChild(link);
+}
+
+const loop =
+  mode === "task"
+    ? createLeaseLoop({
+        root,
+        stage: "segmentation",
+        status: $("status"),
+        nextUrl: root.dataset.nextUrl,
+        submitUrl: root.dataset.submitUrl,
+        emptyText: "No more objects to outline for now. Thank you!",
+        onLease: showTask,
+        onEmpty: showNoTask,
+        getDraft: () => (editor && editor.pointCount() ? { polygons: editor.polygons() } : null),
+        restoreDraft: (draft) => editor && editor.setPolygons(draft.polygons || []),
+      })
+    : null;
+
 async function submitTask(answer) {
-  busy = true;
-  updateControls();
-  const effort = { vertices: editor.stats.vertices, edits: editor.stats.edits };
-  try {
-    await api(root.dataset.submitUrl.replace("{id}", lease.id), {
-      answer: { ...answer, ...effort },
-      idempotency_key: uuid(),
-      time_spent_seconds: seconds(),
-    });
-  } catch (error) {
-    say(`Not saved: ${error.message}`, true);
-    busy = false;
-    updateControls();
-    return;
-  }
-  busy = false;
-  await loadTask(true);
+  if (!lease || loop.busy) return;
+  const effort = editor ? { vertices: editor.stats.vertices, edits: editor.stats.edits } : {};
+  await loop.submit({ ...answer, ...effort });
+  if (root.dataset.state === "empty") showNoTask();
 }
 
 // ---- training mode ----------------------------------------------------------------------------
@@ -232,10 +227,15 @@ $("submit").addEventListener("click", () => {
   else if (mode === "training") submitTraining();
   else submitExpert();
 });
+const keymap = new Keymap();
+bindEditorKeys(keymap, () => editor);
+keymap.renderInto($("shortcuts"), "Keys");
+keymap.listen();
+
 if (mode === "task") {
-  $("no-object").addEventListener("click", () => !busy && submitTask({ no_such_object: true }));
-  $("all-done").addEventListener("click", () => !busy && submitTask({ all_segmented: true }));
-  loadTask();
+  $("no-object").addEventListener("click", () => submitTask({ no_such_object: true }));
+  $("all-done").addEventListener("click", () => submitTask({ all_segmented: true }));
+  loop.next();
 } else if (mode === "training") {
   loadTraining();
 } else {
