@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils._os import safe_join
 
+from annotation.selectors.access import projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
 from annotation.services.people import profile_for
 
@@ -25,7 +26,7 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "profile": profile_for(person),
             "stages": stage_summaries_for(person),
-            "projects": projects_with_counts(),
+            "projects": projects_with_counts().filter(pk__in=projects_for(person).values("pk")),
         },
     )
 

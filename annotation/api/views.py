@@ -18,6 +18,7 @@ from annotation.api import serializers as s
 from annotation.api.permissions import IsAdminRole
 from annotation.errors import DomainError
 from annotation.models import Image, Project
+from annotation.selectors.access import project_for, projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
 from annotation.services import task_engine
 from annotation.services.images import SourceMetadata, image_ingest
@@ -54,7 +55,11 @@ class ProjectListCreateApi(generics.ListAPIView):
     serializer_class = s.ProjectSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return projects_with_counts().prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        return (
+            projects_with_counts()
+            .filter(pk__in=projects_for(self.request.user).values("pk"))
+            .prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        )
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
         if self.request.method == "POST":
@@ -81,7 +86,11 @@ class ProjectDetailApi(generics.RetrieveAPIView):
     serializer_class = s.ProjectSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return projects_with_counts().prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        return (
+            projects_with_counts()
+            .filter(pk__in=projects_for(self.request.user).values("pk"))
+            .prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        )
 
 
 class ProjectImageListApi(generics.ListAPIView):
@@ -89,7 +98,7 @@ class ProjectImageListApi(generics.ListAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        project = get_object_or_404(Project, pk=self.kwargs["pk"])
+        project = project_for(self.request.user, self.kwargs["pk"])
         return Image.objects.filter(project=project).order_by("id")
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
@@ -147,15 +156,19 @@ class TaskNextApi(APIView):
         form.is_valid(raise_exception=True)
         project = None
         if "project" in form.validated_data:
-            project = Project.objects.filter(pk=form.validated_data["project"]).first()
+            # A project the person is not a member of answers as if it did not exist.
+            project = projects_for(request.user).filter(pk=form.validated_data["project"]).first()
             if project is None:
-                raise DomainError(f"project {form.validated_data['project']} does not exist")
+                raise DomainError(
+                    f"project {form.validated_data['project']} does not exist or you are not "
+                    "a member of it (ask an admin to add you)"
+                )
         assignment = task_engine.task_next_for_worker(
             worker=signed_in(request), stage=form.validated_data.get("stage"), project=project
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
 
 
 class AssignmentSubmitApi(APIView):
@@ -172,7 +185,7 @@ class AssignmentSubmitApi(APIView):
             key=form.validated_data["idempotency_key"],
             time_spent_seconds=form.validated_data.get("time_spent_seconds"),
         )
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
 
 
 class AssignmentReleaseApi(APIView):
@@ -180,4 +193,4 @@ class AssignmentReleaseApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """Give a leased task back to the pool without answering."""
         assignment = task_engine.assignment_release(assignment_id=pk, worker=signed_in(request))
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)

@@ -83,6 +83,16 @@ class Assignment(models.Model):
     submission_key = models.CharField(max_length=100, null=True, blank=True)
     # How often this slot's lease ran out before an answer came (for the admin).
     expired_leases = models.PositiveIntegerField(default=0)
+    # Who held the lease that last ran out: their late submit is told "lease expired" (409)
+    # rather than "not yours", even after the slot went back to the pool.
+    expired_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["id"]
