@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 
 from annotation.api import serializers as s
 from annotation.api.permissions import IsAdminRole
+from annotation.api.throttles import TokenAccountThrottle, TokenAddressThrottle
 from annotation.errors import DomainError
 from annotation.models import Image, Project
 from annotation.selectors.access import project_for, projects_for
@@ -143,6 +145,8 @@ class ProjectImageListApi(generics.ListAPIView):
 
 
 class TaskNextApi(APIView):
+    throttle_scope = "lease"
+
     @extend_schema(
         request=s.NextTaskRequestSerializer,
         responses={
@@ -172,6 +176,8 @@ class TaskNextApi(APIView):
 
 
 class AssignmentSubmitApi(APIView):
+    throttle_scope = "submit"
+
     @extend_schema(request=s.SubmitSerializer, responses=s.AssignmentSerializer)
     def post(self, request: Request, pk: int) -> Response:
         """Answer a leased task. Send a fresh idempotency_key per answer; retrying with the
@@ -194,3 +200,11 @@ class AssignmentReleaseApi(APIView):
         """Give a leased task back to the pool without answering."""
         assignment = task_engine.assignment_release(assignment_id=pk, worker=signed_in(request))
         return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
+
+
+class TokenObtainApi(ObtainAuthToken):
+    """POST username and password, get the API token. Sign-in failures count against the
+    account and the address (django-axes); requests themselves are throttled per address
+    and per account named (settings.THROTTLE_RATES)."""
+
+    throttle_classes = [TokenAddressThrottle, TokenAccountThrottle]
