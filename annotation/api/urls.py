@@ -11,6 +11,14 @@ urlpatterns = [
     path("projects/", views.ProjectListCreateApi.as_view(), name="projects"),
     path("projects/<int:pk>/", views.ProjectDetailApi.as_view(), name="project"),
     path("projects/<int:pk>/images/", views.ProjectImageListApi.as_view(), name="project-images"),
+    path(
+        "projects/<int:pk>/members/", views.ProjectMemberListApi.as_view(), name="project-members"
+    ),
+    path(
+        "projects/<int:pk>/members/<str:username>/",
+        views.ProjectMemberApi.as_view(),
+        name="project-member",
+    ),
     path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
     path(
         "assignments/<int:pk>/submit/",

@@ -7,7 +7,7 @@ from typing import cast
 from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -18,12 +18,13 @@ from rest_framework.views import APIView
 from annotation.api import serializers as s
 from annotation.api.permissions import IsAdminRole
 from annotation.api.throttles import TokenAccountThrottle, TokenAddressThrottle
-from annotation.errors import DomainError
-from annotation.models import Image, Project
+from annotation.errors import DomainError, NotFound
+from annotation.models import Image, Membership, Project
 from annotation.selectors.access import project_for, projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
 from annotation.services import task_engine
 from annotation.services.images import SourceMetadata, image_ingest
+from annotation.services.membership import membership_add, membership_remove
 from annotation.services.people import profile_for
 from annotation.services.projects import project_create
 
@@ -208,3 +209,50 @@ class TokenObtainApi(ObtainAuthToken):
     and per account named (settings.THROTTLE_RATES)."""
 
     throttle_classes = [TokenAddressThrottle, TokenAccountThrottle]
+
+
+class MembershipSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices, default=Membership.Role.ANNOTATOR
+    )
+    added_at = serializers.DateTimeField(read_only=True)
+
+
+class ProjectMemberListApi(APIView):
+    """Admins list a project's members and add one (or change their project role)."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        project = project_for(request.user, pk)
+        members = project.memberships.select_related("user").order_by("user__username")
+        return Response(MembershipSerializer(members, many=True).data)
+
+    @extend_schema(request=MembershipSerializer, responses={201: MembershipSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        project = project_for(request.user, pk)
+        form = MembershipSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username = form.validated_data["user"]["username"]
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise NotFound(f"no person named {username!r}; create them with create_worker")
+        membership = membership_add(project=project, user=user, role=form.validated_data["role"])
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectMemberApi(APIView):
+    """Admins take a person off a project; tasks they hold there go back to the pool."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, pk: int, username: str) -> Response:
+        project = project_for(request.user, pk)
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise NotFound(f"no person named {username!r}")
+        membership_remove(project=project, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -11,6 +11,7 @@ from django.db import transaction
 from annotation.models import Project, WorkerProfile
 from annotation.services.image_sources import sources_in_list
 from annotation.services.images import IngestSummary, image_ingest_ref
+from annotation.services.membership import membership_add
 from annotation.services.people import worker_set_role
 from annotation.services.projects import project_create, taxonomy_coco_template
 
@@ -48,6 +49,12 @@ class Command(BaseCommand):
                 template="coco",
                 description="Bundled sample photos with the COCO taxonomy.",
             )
+        # The demo people work on the demo project (admins see every project anyway).
+        for username, role in DEMO_PEOPLE:
+            if role != WorkerProfile.Role.ADMIN:
+                membership_add(
+                    project=project, user=user_model.objects.get(username=username), role=role
+                )
         summary = IngestSummary()
         for meta in sources_in_list(DEMO_PHOTOS):
             summary.add(image_ingest_ref(project=project, meta=meta))
