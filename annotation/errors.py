@@ -64,3 +64,8 @@ class LeaseExpired(DomainError):
 class LimitReached(DomainError):
     status_code = 429
     code = "limit_reached"
+
+
+class SignInLocked(DomainError):
+    status_code = 429
+    code = "locked_out"

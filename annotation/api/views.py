@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -18,7 +20,7 @@ from rest_framework.views import APIView
 from annotation.api import serializers as s
 from annotation.api.permissions import IsAdminRole
 from annotation.api.throttles import TokenAccountThrottle, TokenAddressThrottle
-from annotation.errors import DomainError, NotFound
+from annotation.errors import DomainError, NotFound, SignInLocked
 from annotation.models import Image, Membership, Project
 from annotation.selectors.access import project_for, projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
@@ -209,6 +211,25 @@ class TokenObtainApi(ObtainAuthToken):
     and per account named (settings.THROTTLE_RATES)."""
 
     throttle_classes = [TokenAddressThrottle, TokenAccountThrottle]
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description='{"token": "..."}'),
+            400: OpenApiResponse(description="wrong username or password"),
+            429: OpenApiResponse(description="too many failed sign-ins or token requests"),
+        }
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes refused the sign-in before the password was checked.
+            if getattr(request, "axes_locked_out", False):
+                raise SignInLocked(
+                    "too many failed sign-ins for this account or from this address; try "
+                    f"again after {settings.AXES_COOLOFF_TIME * 60:g} minutes or ask an admin"
+                ) from None
+            raise
 
 
 class MembershipSerializer(serializers.Serializer):
