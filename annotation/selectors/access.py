@@ -11,7 +11,8 @@ only what the task they hold needs:
 - task payloads without other workers' ids, gold flags, expected answers or references
   (`task_payload_for`), whatever a stage writes into them.
 
-Experts and admins see more (references, gold, masks); admins see every project.
+Experts also see what they author (references, gold); admins see everything, in every
+project.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.utils import timezone
 from annotation.errors import DomainError
 from annotation.models import Assignment, Image, Project, Segmentation, Stage, Task
 from annotation.services.membership import is_member, member_projects
-from annotation.services.people import is_admin, is_expert
+from annotation.services.people import is_admin
 
 Person = User | AnonymousUser
 
@@ -47,11 +48,6 @@ class MasksNotLeased(DomainError):
 
 def sees_everything(user: Person) -> bool:
     return bool(user.is_authenticated) and is_admin(user)  # type: ignore[arg-type]
-
-
-def sees_expert_material(user: Person) -> bool:
-    """References, gold and every live mask: experts and admins."""
-    return bool(user.is_authenticated) and is_expert(user)  # type: ignore[arg-type]
 
 
 def projects_for(user: Person) -> QuerySet[Project]:
@@ -95,12 +91,12 @@ def held_pairs(user: Person, image: Image) -> set[int]:
 
 
 def image_masks_for(user: Person, image: Image) -> QuerySet[Segmentation]:
-    """The live masks of an image this person may read. Experts and admins: all of them.
-    Annotators: those of the categories of a lease they hold on this image, now; without
+    """The live masks of an image this person may read. Admins: all of them. Everyone else
+    (experts too): those of the categories of a lease they hold on this image, now; without
     such a lease the answer is a 403 saying why (a test image's masks are hidden ground
     truth)."""
     masks = Segmentation.objects.filter(image=image, status__in=LIVE_MASKS)
-    if sees_expert_material(user):
+    if sees_everything(user):
         return masks
     categories = held_pairs(user, image)
     if not categories:
