@@ -126,3 +126,12 @@ def task_payload_for(user: Person | None, task: Task) -> dict:
     if user is not None and sees_everything(user):
         return task.payload
     return _scrub(task.payload)
+
+
+def media_visible_to(user: Person, path: str) -> bool:
+    """Whether a stored file (a path under the media root) may be served to this person:
+    a photo of a project they are a member of; anything else (exports, candidates' files)
+    only to admins."""
+    if sees_everything(user):
+        return True
+    return Image.objects.filter(file=path, project__in=projects_for(user)).exists()

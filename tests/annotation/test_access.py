@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from annotation.models import Assignment, Image, Membership, Stage, Task
 from annotation.models.segmentation import Segmentation
@@ -20,7 +21,7 @@ from annotation.services.evaluation_server import release_create
 from annotation.services.projects import project_create
 from tests.annotation.stages.test_segmentation import CAT, qualified, spot_pair, square
 from tests.annotation.stages.test_verification import DOG, make_mask
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, jpeg_bytes
 
 
 @pytest.fixture
@@ -295,3 +296,22 @@ class TestLateSubmit:
             format="json",
         )
         assert ok.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_projects_photos_are_served_to_its_members_only(
+    client, coco_project, make_worker, admin_user
+):
+    uploader = APIClient()
+    uploader.force_authenticate(admin_user)
+    uploaded = uploader.post(
+        f"/api/v1/projects/{coco_project.id}/images/",
+        {"file": SimpleUploadedFile("p.jpg", jpeg_bytes(), content_type="image/jpeg")},
+        format="multipart",
+    )
+    assert uploaded.status_code == 201, uploaded.content
+    url = uploaded.json()["url"]
+    client.force_login(make_worker())
+    assert client.get(url).status_code == 200
+    client.force_login(make_worker(member=False))
+    assert client.get(url).status_code == 404
