@@ -88,5 +88,17 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RemoveConstraint(
+            model_name="assignment",
+            name="one_live_assignment_per_worker_and_task",
+        ),
+        migrations.AddConstraint(
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["leased", "submitted", "rejected"])),
+                fields=("task", "worker"),
+                name="one_answer_per_worker_and_task",
+            ),
+        ),
         migrations.RunPython(members_from_existing_people, migrations.RunPython.noop),
     ]

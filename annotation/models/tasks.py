@@ -101,11 +101,13 @@ class Assignment(models.Model):
             models.Index(fields=["worker", "status"]),
         ]
         constraints = [
-            # A worker holds at most one live slot of a task: different workers answer it.
+            # A worker holds or answers at most one slot of a task, a rejected answer
+            # included: different workers answer it (a fresh slot after a rejection goes to
+            # someone else). The database decides, whatever two requests read before.
             models.UniqueConstraint(
                 fields=["task", "worker"],
-                condition=models.Q(status__in=["leased", "submitted"]),
-                name="one_live_assignment_per_worker_and_task",
+                condition=models.Q(status__in=["leased", "submitted", "rejected"]),
+                name="one_answer_per_worker_and_task",
             ),
             models.UniqueConstraint(
                 fields=["worker", "submission_key"],

@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from celery import _state as celery_state
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connections
+from django.db import IntegrityError, connections, transaction
 from rest_framework.test import APIClient
 
 from annotation.models import Assignment, Stage
@@ -53,6 +54,16 @@ def fire_together(count: int, request) -> list:  # type: ignore[no-untyped-def]
     if errors:
         raise errors[0]
     return responses
+
+
+@pytest.fixture(autouse=True)
+def celery_join_flag_restored():  # type: ignore[no-untyped-def]
+    """Eager Celery tasks run in several threads at once leave celery's process-wide "a
+    task is running" flag set (celery.result.denied_join_result saves and restores it
+    without a lock), which later makes result.get() refuse in other tests: put it back."""
+    before = celery_state.task_join_will_block()
+    yield
+    celery_state._set_task_join_will_block(before)
 
 
 def statuses(responses: list) -> Counter:
@@ -160,3 +171,24 @@ def test_simultaneous_submits_of_many_workers_on_one_task_never_deadlock(
     assert statuses(responses) == {200: 16}
     task.refresh_from_db()
     assert task.status == "complete" and task.result == {"majority": "yes", "votes": 8}
+
+
+@pytest.mark.django_db
+def test_a_worker_answers_a_task_once_even_after_a_rejection_and_the_database_says_so(
+    coco_project, choice_stage, annotator
+):
+    """One answer per worker per task is a constraint: after the answer was rejected the
+    fresh slot cannot go to the same worker, whatever a request read before writing."""
+    task = task_engine.task_post(
+        project=coco_project, stage=Stage.LABELING, answers_needed=1,
+        payload={"options": ["yes", "no"]},
+    )  # fmt: skip
+    lease = task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING)
+    task_engine.assignment_submit(
+        assignment_id=lease.id, worker=annotator, answer={"choice": "yes"}, key="a"
+    )
+    task_engine.assignment_reject(assignment_id=lease.id, reason="quality control")
+    assert task_engine.task_next_for_worker(worker=annotator, stage=Stage.LABELING) is None
+    fresh = Assignment.objects.get(task=task, status="free")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Assignment.objects.filter(id=fresh.id).update(status="leased", worker=annotator)
