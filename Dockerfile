@@ -9,8 +9,9 @@ RUN pip install --no-cache-dir -r requirements.txt
 ARG WITH_TORCH=0
 RUN if [ "$WITH_TORCH" = "1" ]; then pip install --no-cache-dir torch==2.13.0; fi
 COPY . .
-# collectstatic needs settings but no secrets of the deployment.
-RUN SECRET_KEY=build DATABASE_URL=sqlite:////tmp/build.sqlite3 python manage.py collectstatic --noinput -v 0
+# collectstatic needs settings but no secrets of the deployment (a throwaway random key:
+# production settings refuse weak ones).
+RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" DATABASE_URL=sqlite:////tmp/build.sqlite3 python manage.py collectstatic --noinput -v 0
 RUN useradd --create-home cocoforge && chown -R cocoforge /app
 USER cocoforge
 EXPOSE 8000

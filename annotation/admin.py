@@ -11,6 +11,7 @@ from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 
+from annotation.admin_membership import MembershipInline
 from annotation.errors import DomainError
 from annotation.models import (
     Assignment,
@@ -104,6 +105,7 @@ class ProjectAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "created_by", "created_at"]
     search_fields = ["name"]
     readonly_fields = ["taxonomy", "created_by", "created_at"]
+    inlines = [MembershipInline]
 
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context=None):  # type: ignore[no-untyped-def]
         form = ProjectCreateForm(request.POST or None)

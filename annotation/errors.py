@@ -51,3 +51,21 @@ class WorkerBlocked(DomainError):
 class NotFound(DomainError):
     status_code = 404
     code = "not_found"
+
+
+class LeaseExpired(DomainError):
+    """The worker's lease ran out before the answer came; the answer is not counted (the
+    browser keeps the draft and offers it again after leasing)."""
+
+    status_code = 409
+    code = "lease_expired"
+
+
+class LimitReached(DomainError):
+    status_code = 429
+    code = "limit_reached"
+
+
+class SignInLocked(DomainError):
+    status_code = 429
+    code = "locked_out"

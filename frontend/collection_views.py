@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from annotation.errors import DomainError
 from annotation.models.collection import Candidate
+from annotation.selectors.access import projects_for
 from annotation.stages.collection import collection_thumbnail_for
 
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
@@ -38,8 +39,10 @@ def collection_grid(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def candidate_thumbnail(request: HttpRequest, candidate_id: int) -> HttpResponse:
-    candidate = Candidate.objects.filter(id=candidate_id).first()
-    if candidate is None:
+    candidate = Candidate.objects.filter(
+        id=candidate_id, project__in=projects_for(request.user)
+    ).first()
+    if candidate is None:  # or of a project this person is not a member of
         raise Http404("no such candidate")
     etag = f'"{candidate.checksum_sha256 or candidate.id}-{settings.COLLECTION_THUMBNAIL_PX}"'
     if request.headers.get("If-None-Match") == etag:

@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils._os import safe_join
 
+from annotation.selectors.access import media_visible_to, projects_for
 from annotation.selectors.next_steps import next_steps_for
 from annotation.selectors.record import worker_record
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
@@ -29,7 +30,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "profile": profile_for(person),
             "stages": stages,
             "next_steps": next_steps_for(person, stages),
-            "projects": projects_with_counts(),
+            "projects": projects_with_counts().filter(pk__in=projects_for(person).values("pk")),
         },
     )
 
@@ -47,7 +48,10 @@ def my_record(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def media(request: HttpRequest, path: str) -> FileResponse:
-    """Photos on local disk, for signed-in people only (S3 serves its own signed URLs)."""
+    """Photos on local disk, for signed-in people only (S3 serves its own signed URLs): a
+    project's photos to its members, anything else stored to admins only."""
+    if not media_visible_to(request.user, path):
+        raise Http404("no such file")
     try:
         full_path = safe_join(settings.MEDIA_ROOT, path)
         return FileResponse(open(full_path, "rb"))

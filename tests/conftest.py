@@ -8,12 +8,14 @@ from collections.abc import Iterator
 import PIL.Image
 import pytest
 from django.db import connection
+from django.db.models.signals import post_save
 from rest_framework.test import APIClient
 
 from annotation import stages
 from annotation.errors import AnswerInvalid
 from annotation.models import Project, Stage, WorkerProfile
-from annotation.services.people import worker_create
+from annotation.services.membership import membership_add
+from annotation.services.people import profile_for, worker_create
 from annotation.services.projects import project_create
 
 PASSWORD = "correct horse battery staple"
@@ -33,14 +35,37 @@ def on_postgres() -> bool:
 
 @pytest.fixture
 def make_worker(db):  # type: ignore[no-untyped-def]
+    """Make a person with a role. An ordinary test's people are members of every project
+    the test has or makes (annotators as annotators, experts as experts); pass
+    `member=False` for a person who belongs to no project (admins see every project)."""
     counter = iter(range(1, 10_000))
+    members: list = []
 
-    def make(role: str = WorkerProfile.Role.ANNOTATOR, username: str | None = None):  # type: ignore[no-untyped-def]
-        return worker_create(
+    def join(user, project) -> None:  # type: ignore[no-untyped-def]
+        role = profile_for(user).role
+        if role != WorkerProfile.Role.ADMIN:
+            membership_add(project=project, user=user, role=role)
+
+    def on_project_saved(sender, instance, created, **kwargs):  # type: ignore[no-untyped-def]
+        if created:
+            for user in members:
+                join(user, instance)
+
+    def make(  # type: ignore[no-untyped-def]
+        role: str = WorkerProfile.Role.ANNOTATOR, username: str | None = None, member: bool = True
+    ):
+        user = worker_create(
             username=username or f"{role}{next(counter)}", password=PASSWORD, role=role
         )
+        if member:
+            members.append(user)
+            for project in Project.objects.all():
+                join(user, project)
+        return user
 
-    return make
+    post_save.connect(on_project_saved, sender=Project, dispatch_uid="test-members")
+    yield make
+    post_save.disconnect(sender=Project, dispatch_uid="test-members")
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from annotation.api.permissions import IsAdminRole
 from annotation.coco_taxonomy import COCO_CATEGORIES
 from annotation.errors import NotFound
 from annotation.models import Category, Image, Project
+from annotation.selectors import access
 from annotation.selectors.projects import category_by_coco_id
 from annotation.services import worker_quality
 from annotation.stages import labeling, spotting
@@ -60,7 +61,7 @@ class LabelingPanelApi(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         """The project's categories grouped by super-category, with their icons."""
-        project = get_object_or_404(Project.objects.select_related("taxonomy"), pk=pk)
+        project = access.project_for(request.user, pk, Project.objects.select_related("taxonomy"))
         return Response({"project": project.id, "supercategories": labeling_panel(project)})
 
 

@@ -16,11 +16,11 @@ from rest_framework.views import APIView
 from annotation.api.labeling import category_icon
 from annotation.api.permissions import IsAdminRole
 from annotation.api.views import signed_in
-from annotation.models import Category, Image, Project
+from annotation.models import Category, Image
 from annotation.models.segmentation import ReferenceMask
+from annotation.selectors import access
 from annotation.selectors.projects import category_by_coco_id
 from annotation.services import qualification
-from annotation.stages.segmentation import LIVE_MASKS, Segmentation
 
 
 def _image_json(image: Image) -> dict:
@@ -38,17 +38,16 @@ def _category_json(category: Category) -> dict:
 
 class ImageMasksApi(APIView):
     """Outlines already in an image (pending or accepted), drawn under the editor; with
-    ?category=<COCO id> also how to draw that category's icon."""
+    ?category=<COCO id> also how to draw that category's icon. Annotators get only the
+    outlines of a pair they hold a segmentation or painting lease on (selectors.access)."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
-        image = get_object_or_404(Image.objects.select_related("project"), pk=pk)
+        image = access.image_for(request.user, pk)
         masks = (
-            Segmentation.objects.filter(image=image, status__in=LIVE_MASKS)
-            .select_related("category")
-            .order_by("id")
+            access.image_masks_for(request.user, image).select_related("category").order_by("id")
         )
         category = None
         coco_id = request.query_params.get("category")
@@ -76,7 +75,7 @@ class TrainingCategoriesApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
-        project = get_object_or_404(Project, pk=pk)
+        project = access.project_for(request.user, pk)
         return Response(
             {
                 "categories": qualification.training_categories(
@@ -98,7 +97,7 @@ class TrainingNextApi(APIView):
 
     @extend_schema(request=TrainingNextInput, responses={200: dict})
     def post(self, request: Request, pk: int) -> Response:
-        project = get_object_or_404(Project, pk=pk)
+        project = access.project_for(request.user, pk)
         data = TrainingNextInput(data=request.data)
         data.is_valid(raise_exception=True)
         category = category_by_coco_id(project, data.validated_data["category"])
@@ -173,7 +172,7 @@ class ReferenceListApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
-        project = get_object_or_404(Project, pk=pk)
+        project = access.project_for(request.user, pk)
         references: list[ReferenceMask] = list(qualification.references_for(project=project))
         return Response(
             {
@@ -195,5 +194,5 @@ class PassRatesApi(APIView):
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
-        project = get_object_or_404(Project, pk=pk)
+        project = access.project_for(request.user, pk)
         return Response({"pass_rates": qualification.pass_rates(project=project)})

@@ -6,6 +6,7 @@ from django.core.files.storage import default_storage
 from rest_framework import serializers
 
 from annotation.models import Assignment, Category, Image, Project, SceneCategory, Stage, Task
+from annotation.selectors.access import task_payload_for
 
 
 class CategorySerializer(serializers.ModelSerializer):
@@ -81,6 +82,7 @@ class ImageUploadSerializer(serializers.Serializer):
 class TaskSerializer(serializers.ModelSerializer):
     image = ImageSerializer(read_only=True)
     category = CategorySerializer(read_only=True)
+    payload = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
@@ -94,6 +96,13 @@ class TaskSerializer(serializers.ModelSerializer):
             "payload",
             "answers_needed",
         ]
+
+    def get_payload(self, task: Task) -> dict:
+        """What the task needs, as the access layer lets this person see it (without a
+        request: as a worker sees it)."""
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return task_payload_for(user, task)
 
 
 class AssignmentSerializer(serializers.ModelSerializer):

@@ -1,12 +1,11 @@
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
 from annotation.api import evaluation, project_settings, views
 
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="token"),
+    path("auth/token/", views.TokenObtainApi.as_view(), name="token"),
     path("me/", views.MeApi.as_view(), name="me"),
     path("stages/", views.StageListApi.as_view(), name="stages"),
     path("projects/", views.ProjectListCreateApi.as_view(), name="projects"),
@@ -21,6 +20,14 @@ urlpatterns = [
         "projects/<int:pk>/settings/preset/",
         project_settings.ProjectPresetApi.as_view(),
         name="project-settings-preset",
+    ),
+    path(
+        "projects/<int:pk>/members/", views.ProjectMemberListApi.as_view(), name="project-members"
+    ),
+    path(
+        "projects/<int:pk>/members/<str:username>/",
+        views.ProjectMemberApi.as_view(),
+        name="project-member",
     ),
     path("tasks/next/", views.TaskNextApi.as_view(), name="task-next"),
     path(

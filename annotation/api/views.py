@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -16,11 +19,14 @@ from rest_framework.views import APIView
 
 from annotation.api import serializers as s
 from annotation.api.permissions import IsAdminRole
-from annotation.errors import DomainError
-from annotation.models import Image, Project
+from annotation.api.throttles import TokenAccountThrottle, TokenAddressThrottle
+from annotation.errors import DomainError, NotFound, SignInLocked
+from annotation.models import Image, Membership, Project
+from annotation.selectors.access import project_for, projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
 from annotation.services import task_engine
 from annotation.services.images import SourceMetadata, image_ingest
+from annotation.services.membership import membership_add, membership_remove
 from annotation.services.people import profile_for
 from annotation.services.projects import project_create
 from annotation.stages.collection import collection_splits_assign
@@ -55,7 +61,11 @@ class ProjectListCreateApi(generics.ListAPIView):
     serializer_class = s.ProjectSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return projects_with_counts().prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        return (
+            projects_with_counts()
+            .filter(pk__in=projects_for(self.request.user).values("pk"))
+            .prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        )
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
         if self.request.method == "POST":
@@ -82,7 +92,11 @@ class ProjectDetailApi(generics.RetrieveAPIView):
     serializer_class = s.ProjectSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return projects_with_counts().prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        return (
+            projects_with_counts()
+            .filter(pk__in=projects_for(self.request.user).values("pk"))
+            .prefetch_related("taxonomy__categories", "taxonomy__scenes")
+        )
 
 
 class ProjectImageListApi(generics.ListAPIView):
@@ -90,7 +104,7 @@ class ProjectImageListApi(generics.ListAPIView):
     parser_classes = [MultiPartParser, FormParser]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        project = get_object_or_404(Project, pk=self.kwargs["pk"])
+        project = project_for(self.request.user, self.kwargs["pk"])
         return Image.objects.filter(project=project).order_by("id")
 
     def get_permissions(self):  # type: ignore[no-untyped-def]
@@ -140,6 +154,8 @@ class ProjectImageListApi(generics.ListAPIView):
 
 
 class TaskNextApi(APIView):
+    throttle_scope = "lease"
+
     @extend_schema(
         request=s.NextTaskRequestSerializer,
         responses={
@@ -153,18 +169,24 @@ class TaskNextApi(APIView):
         form.is_valid(raise_exception=True)
         project = None
         if "project" in form.validated_data:
-            project = Project.objects.filter(pk=form.validated_data["project"]).first()
+            # A project the person is not a member of answers as if it did not exist.
+            project = projects_for(request.user).filter(pk=form.validated_data["project"]).first()
             if project is None:
-                raise DomainError(f"project {form.validated_data['project']} does not exist")
+                raise DomainError(
+                    f"project {form.validated_data['project']} does not exist or you are not "
+                    "a member of it (ask an admin to add you)"
+                )
         assignment = task_engine.task_next_for_worker(
             worker=signed_in(request), stage=form.validated_data.get("stage"), project=project
         )
         if assignment is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
 
 
 class AssignmentSubmitApi(APIView):
+    throttle_scope = "submit"
+
     @extend_schema(request=s.SubmitSerializer, responses=s.AssignmentSerializer)
     def post(self, request: Request, pk: int) -> Response:
         """Answer a leased task. Send a fresh idempotency_key per answer; retrying with the
@@ -178,7 +200,7 @@ class AssignmentSubmitApi(APIView):
             key=form.validated_data["idempotency_key"],
             time_spent_seconds=form.validated_data.get("time_spent_seconds"),
         )
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
 
 
 class AssignmentReleaseApi(APIView):
@@ -186,4 +208,78 @@ class AssignmentReleaseApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """Give a leased task back to the pool without answering."""
         assignment = task_engine.assignment_release(assignment_id=pk, worker=signed_in(request))
-        return Response(s.AssignmentSerializer(assignment).data)
+        return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
+
+
+class TokenObtainApi(ObtainAuthToken):
+    """POST username and password, get the API token. Sign-in failures count against the
+    account and the address (django-axes); requests themselves are throttled per address
+    and per account named (settings.THROTTLE_RATES)."""
+
+    throttle_classes = [TokenAddressThrottle, TokenAccountThrottle]
+
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description='{"token": "..."}'),
+            400: OpenApiResponse(description="wrong username or password"),
+            429: OpenApiResponse(description="too many failed sign-ins or token requests"),
+        }
+    )
+    def post(self, request: Request, *args, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError:
+            # django-axes refused the sign-in before the password was checked.
+            if getattr(request, "axes_locked_out", False):
+                raise SignInLocked(
+                    "too many failed sign-ins for this account or from this address; try "
+                    f"again after {settings.AXES_COOLOFF_TIME * 60:g} minutes or ask an admin"
+                ) from None
+            raise
+
+
+class MembershipSerializer(serializers.Serializer):
+    username = serializers.CharField(source="user.username")
+    role = serializers.ChoiceField(
+        choices=Membership.Role.choices, default=Membership.Role.ANNOTATOR
+    )
+    added_at = serializers.DateTimeField(read_only=True)
+
+
+class ProjectMemberListApi(APIView):
+    """Admins list a project's members and add one (or change their project role)."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(responses=MembershipSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        project = project_for(request.user, pk)
+        members = project.memberships.select_related("user").order_by("user__username")
+        return Response(MembershipSerializer(members, many=True).data)
+
+    @extend_schema(request=MembershipSerializer, responses={201: MembershipSerializer})
+    def post(self, request: Request, pk: int) -> Response:
+        project = project_for(request.user, pk)
+        form = MembershipSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username = form.validated_data["user"]["username"]
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise NotFound(f"no person named {username!r}; create them with create_worker")
+        membership = membership_add(project=project, user=user, role=form.validated_data["role"])
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectMemberApi(APIView):
+    """Admins take a person off a project; tasks they hold there go back to the pool."""
+
+    permission_classes = [IsAdminRole]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, pk: int, username: str) -> Response:
+        project = project_for(request.user, pk)
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            raise NotFound(f"no person named {username!r}")
+        membership_remove(project=project, user=user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ from .exports import ExportJob, ExportLicense
 from .images import Image, ImageRejection
 from .instances import Instance
 from .labeling import CategoryPresence, Spot
+from .membership import Membership
 from .people import WorkerProfile
 from .projects import Project
 from .segmentation import (
@@ -42,6 +43,7 @@ __all__ = [
     "Image",
     "ImageRejection",
     "Instance",
+    "Membership",
     "Project",
     "Qualification",
     "ReferenceMask",

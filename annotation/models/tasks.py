@@ -83,6 +83,16 @@ class Assignment(models.Model):
     submission_key = models.CharField(max_length=100, null=True, blank=True)
     # How often this slot's lease ran out before an answer came (for the admin).
     expired_leases = models.PositiveIntegerField(default=0)
+    # Who held the lease that last ran out: their late submit is told "lease expired" (409)
+    # rather than "not yours", even after the slot went back to the pool.
+    expired_worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
+    )
 
     class Meta:
         ordering = ["id"]
@@ -91,11 +101,13 @@ class Assignment(models.Model):
             models.Index(fields=["worker", "status"]),
         ]
         constraints = [
-            # A worker holds at most one live slot of a task: different workers answer it.
+            # A worker holds or answers at most one slot of a task, a rejected answer
+            # included: different workers answer it (a fresh slot after a rejection goes to
+            # someone else). The database decides, whatever two requests read before.
             models.UniqueConstraint(
                 fields=["task", "worker"],
-                condition=models.Q(status__in=["leased", "submitted"]),
-                name="one_live_assignment_per_worker_and_task",
+                condition=models.Q(status__in=["leased", "submitted", "rejected"]),
+                name="one_answer_per_worker_and_task",
             ),
             models.UniqueConstraint(
                 fields=["worker", "submission_key"],

@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotation import stages
 from annotation.models import Assignment, Project, Stage, Task
+from annotation.services.membership import member_projects
 from annotation.services.task_engine import tasks_open_to
 
 
@@ -25,7 +26,7 @@ class StageSummary:
 def stage_summaries_for(worker: User, project: Project | None = None) -> list[StageSummary]:
     """Every pipeline stage in COCO's order, with its open tasks and those this worker may
     still take (not answered or held by them, with a free slot, eligible by the stage)."""
-    tasks = Task.objects.filter(status=Task.Status.OPEN)
+    tasks = Task.objects.filter(status=Task.Status.OPEN, project__in=member_projects(worker))
     if project is not None:
         tasks = tasks.filter(project=project)
     open_counts = dict(tasks.values_list("stage").annotate(n=Count("id")).values_list("stage", "n"))

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from annotation import events
-from annotation.errors import DomainError
+from annotation.errors import DomainError, LimitReached
 from annotation.models import Project
 from annotation.models.evaluation import Release, Submission
 from pipelines.coco.cocoeval import (
@@ -118,6 +118,14 @@ def submissions_today(*, release: Release, submitter: User) -> int:
     )
 
 
+def _refuse_past_daily_limit(*, release: Release, submitter: User) -> None:
+    if submissions_today(release=release, submitter=submitter) >= release.daily_submission_limit:
+        raise LimitReached(
+            f"you have used today's {release.daily_submission_limit} submissions to "
+            f"{release.name!r}; try again after midnight UTC"
+        )
+
+
 def submission_create(
     *,
     release: Release,
@@ -138,17 +146,18 @@ def submission_create(
         raise DomainError("name your method: it is shown on the leaderboard")
     if len(results_json) > MAX_RESULTS_BYTES:
         raise DomainError(_too_large())
-    if submissions_today(release=release, submitter=submitter) >= release.daily_submission_limit:
-        raise DomainError(
-            f"you have used today's {release.daily_submission_limit} submissions to "
-            f"{release.name!r}; try again after midnight UTC"
-        )
+    _refuse_past_daily_limit(release=release, submitter=submitter)  # early, before parsing
     results = _json_from(results_json, results_file_name)
     try:
         detections = load_results(_hidden_ground_truth(release), results, iou_type)
     except ResultsFormatError as error:
         raise DomainError(f"{results_file_name}: {error}") from None
     with transaction.atomic():
+        # The limit holds under races: the submitter's row is locked, so their concurrent
+        # uploads count and insert one at a time (each count sees the rows committed before
+        # it). Without the lock, 10-30 simultaneous uploads let 5-7 through a limit of 5.
+        User.objects.select_for_update().filter(pk=submitter.pk).first()
+        _refuse_past_daily_limit(release=release, submitter=submitter)
         submission = Submission.objects.create(
             release=release,
             submitter=submitter,

@@ -23,6 +23,7 @@ from annotation import events, stages
 from annotation.errors import (
     AnswerInvalid,
     KeyReused,
+    LeaseExpired,
     NotFound,
     NotYours,
     WorkerBlocked,
@@ -30,6 +31,7 @@ from annotation.errors import (
 )
 from annotation.models import Assignment, Image, Instance, Project, Stage, Task
 from annotation.models.taxonomy import Category
+from annotation.services.membership import member_projects
 from annotation.services.people import profile_for
 
 logger = logging.getLogger(__name__)
@@ -80,7 +82,7 @@ def leases_release_expired(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     return Assignment.objects.filter(
         status=Assignment.Status.LEASED, lease_expires_at__lt=now
-    ).update(**FREED_SLOT, expired_leases=F("expired_leases") + 1)
+    ).update(**FREED_SLOT, expired_leases=F("expired_leases") + 1, expired_worker=F("worker"))
 
 
 def leases_release(*, worker: User, stage: str) -> int:
@@ -91,13 +93,14 @@ def leases_release(*, worker: User, stage: str) -> int:
 
 
 def tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet:
-    """Open tasks of a stage this worker has not answered or held, and may take."""
+    """Open tasks of a stage this worker has not answered or held, and may take: only tasks
+    of projects they are a member of (admins: every project)."""
     answered_or_held = Assignment.objects.filter(
         task=OuterRef("pk"), worker=worker, status__in=LIVE_OR_ANSWERED
     )
-    tasks = Task.objects.filter(stage=stage, status=Task.Status.OPEN).exclude(
-        Exists(answered_or_held)
-    )
+    tasks = Task.objects.filter(
+        stage=stage, status=Task.Status.OPEN, project__in=member_projects(worker)
+    ).exclude(Exists(answered_or_held))
     if project is not None:
         tasks = tasks.filter(project=project)
     return stages.rules_for(stage).eligible_tasks(tasks, worker)
@@ -183,16 +186,26 @@ def assignment_submit(
     if time_spent_seconds is not None and not (0 <= time_spent_seconds < 7 * 24 * 3600):
         raise AnswerInvalid("time_spent_seconds must be between 0 and a week")
     now = now or timezone.now()
+    slot = Assignment.objects.filter(id=assignment_id).values("task_id").first()
+    if slot is None:
+        raise NotFound(f"assignment {assignment_id} does not exist")
     with transaction.atomic():
+        # Lock order: the task, then its slot, as every stage's completion rule does (it
+        # locks the task and then inserts rows referencing the slot). Locking the slot first
+        # deadlocked against a completion under concurrent submits. NO KEY UPDATE: rows that
+        # merely reference the task or the slot (spots, masks) are not blocked.
+        task = Task.objects.select_for_update(no_key=True).get(id=slot["task_id"])
         assignment = (
-            Assignment.objects.select_for_update()
-            .select_related("task")
+            Assignment.objects.select_for_update(no_key=True, of=("self",))
             .filter(id=assignment_id)
             .first()
         )
         if assignment is None:
             raise NotFound(f"assignment {assignment_id} does not exist")
+        assignment.task = task
         if assignment.worker_id != worker.pk:
+            if assignment.expired_worker_id == worker.pk:
+                raise LeaseExpired(_lease_expired_reason(assignment_id, taken=True))
             raise NotYours(assignment_id)
         if assignment.submission_key == key:
             return assignment  # the retried submit of an answer already counted
@@ -203,22 +216,31 @@ def assignment_submit(
                 f"assignment {assignment_id} is {assignment.get_status_display().lower()}, "
                 "not leased: it cannot take an answer"
             )
-        task = Task.objects.select_for_update().get(id=assignment.task_id)
+        if assignment.lease_expires_at is not None and assignment.lease_expires_at < now:
+            raise LeaseExpired(_lease_expired_reason(assignment_id, taken=False))
         cleaned = stages.rules_for(task.stage).validate_answer(task, answer)
         assignment.status = Assignment.Status.SUBMITTED
         assignment.answer = cleaned
         assignment.submission_key = key
         assignment.submitted_at = now
         assignment.time_spent_seconds = time_spent_seconds
-        assignment.save(
-            update_fields=[
-                "status",
-                "answer",
-                "submission_key",
-                "submitted_at",
-                "time_spent_seconds",
-            ]
-        )
+        try:
+            with transaction.atomic():
+                assignment.save(
+                    update_fields=[
+                        "status",
+                        "answer",
+                        "submission_key",
+                        "submitted_at",
+                        "time_spent_seconds",
+                    ]
+                )
+        except IntegrityError:
+            # The same key sent at the same moment for another of this worker's slots: the
+            # unique (worker, submission_key) constraint decided which one counts.
+            raise KeyReused(
+                f"idempotency key {key!r} was already used for another answer"
+            ) from None
         answered = task.assignments.filter(status=Assignment.Status.SUBMITTED).count()
         if answered >= task.answers_needed and task.status == Task.Status.OPEN:
             task.status = Task.Status.COMPLETE
@@ -228,6 +250,15 @@ def assignment_submit(
             # (pipelines.tasks.engine.advance_task); the periodic sweep re-sends a lost one.
             events.send_on_commit(events.task_completed, task_id=task.id)
     return assignment
+
+
+def _lease_expired_reason(assignment_id: int, *, taken: bool) -> str:
+    where = "went back to the pool" if taken else "ran out"
+    return (
+        f"your lease on assignment {assignment_id} {where} before the answer arrived "
+        f"(leases last {settings.TASK_LEASE_SECONDS // 60} minutes); the answer was not "
+        "counted: lease a task again to resubmit your draft"
+    )
 
 
 def assignment_release(*, assignment_id: int, worker: User) -> Assignment:
@@ -252,10 +283,12 @@ def assignment_reject(*, assignment_id: int, reason: str) -> Assignment:
     """Quality control rejects an answer: it stops counting and the task re-enters the pool
     with a fresh slot, so another worker answers in its place."""
     with transaction.atomic():
-        assignment = Assignment.objects.select_for_update().get(id=assignment_id)
+        # Lock order: the task, then its slot (as assignment_submit).
+        task_id = Assignment.objects.values_list("task_id", flat=True).get(id=assignment_id)
+        task = Task.objects.select_for_update().get(id=task_id)
+        assignment = Assignment.objects.select_for_update(of=("self",)).get(id=assignment_id)
         if assignment.status != Assignment.Status.SUBMITTED:
             raise WrongState(f"only a submitted answer can be rejected ({reason})")
-        task = Task.objects.select_for_update().get(id=assignment.task_id)
         assignment.status = Assignment.Status.REJECTED
         assignment.save(update_fields=["status"])
         Assignment.objects.create(task=task)

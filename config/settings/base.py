@@ -200,6 +200,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "annotation.api.errors.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    # A view opts in with `throttle_scope`; the rates are THROTTLE_RATES (below).
+    "DEFAULT_THROTTLE_CLASSES": ["annotation.api.throttles.AnnotatorThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "cocoforge API",
@@ -246,3 +248,46 @@ FLICKR_BACKOFF_SECONDS = float(os.environ.get("FLICKR_BACKOFF_SECONDS", "1.0"))
 # Which size to download, first present wins (url_z: 640 px, COCO's image size).
 FLICKR_SIZE_PREFERENCE = env_list("FLICKR_SIZE_PREFERENCE", "url_z,url_c,url_o")
 COLLECTION_THUMBNAIL_PX = int(os.environ.get("COLLECTION_THUMBNAIL_PX", "160"))
+
+# --- accounts and limits (docs/admin/accounts-and-limits.md) ---------------------------
+# django-axes: sign-in failures counted per account and, separately, per address; past the
+# limit that account (or address) is refused until the cool-off ends, even with the right
+# password. /login/, the admin and the API token endpoint all sign in through it.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "annotation.auth_backends.SignInLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("SIGNIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = float(os.environ.get("SIGNIN_COOLOFF_HOURS", "0.25"))  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each counted on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = env_bool("AXES_VERBOSE", False)
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind the reverse proxy (docker-compose) the address is the first X-Forwarded-For hop.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("PROXY_COUNT", "0")) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+)
+
+# DRF throttles (annotation/api/throttles.py), "N/second|minute|hour|day". The crowd
+# simulator and tests raise them through the environment. Admins are not throttled.
+THROTTLE_RATES = {
+    # Leasing and submitting work, per annotator.
+    "lease": os.environ.get("THROTTLE_LEASE_RATE", "120/minute"),
+    "submit": os.environ.get("THROTTLE_SUBMIT_RATE", "120/minute"),
+    # Asking for an API token, per address and per account named.
+    "token_address": os.environ.get("THROTTLE_TOKEN_ADDRESS_RATE", "20/hour"),
+    "token_account": os.environ.get("THROTTLE_TOKEN_ACCOUNT_RATE", "10/hour"),
+}
+# Throttle counts live in the cache: Redis when there is one, so every web process counts
+# together; in-process memory for the embedded default.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}

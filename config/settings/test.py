@@ -40,6 +40,9 @@ os.environ.setdefault(
     "COCOFORGE_VAR_DIR", os.path.join(tempfile.gettempdir(), f"cocoforge-test-var-{os.getpid()}")
 )
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment")
+# Throttles out of the way of ordinary tests; the throttle tests set their own rates.
+for _scope in ("LEASE", "SUBMIT", "TOKEN_ADDRESS", "TOKEN_ACCOUNT"):
+    os.environ.setdefault(f"THROTTLE_{_scope}_RATE", "100000/minute")
 # Tests that need task side effects run them in-process; the worker test sets its own.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
 
@@ -52,3 +55,5 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"cocoforge-test-{os.getpid()}.sqlite3")
     }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Throttle counts in process memory: the shared Redis would carry them across test runs.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

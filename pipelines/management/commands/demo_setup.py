@@ -17,6 +17,7 @@ from django.db import transaction
 
 from annotation.models import Project, WorkerProfile
 from annotation.models.collection import Candidate
+from annotation.services.membership import membership_add
 from annotation.services.people import worker_set_role
 from annotation.services.project_settings import project_preset_apply
 from annotation.services.projects import project_create, taxonomy_coco_template
@@ -75,6 +76,12 @@ class Command(BaseCommand):
                 description="Bundled sample photos with the COCO taxonomy.",
             )
             project_preset_apply(project=project, preset=DEMO_PRESET)
+        # The demo people work on the demo project (admins see every project anyway).
+        for username, role in DEMO_PEOPLE:
+            if role != WorkerProfile.Role.ADMIN:
+                membership_add(
+                    project=project, user=user_model.objects.get(username=username), role=role
+                )
         if not Candidate.objects.filter(project=project).exists():
             # Stage 1 as a real project runs it: the photos are candidates in a filtering grid.
             call_command(

@@ -203,9 +203,10 @@ class TestApi:
         assert page.status_code == 200
         assert b"100 %" in page.content and b"dog" in page.content
 
-    def test_image_masks_with_the_category_icon(self, api_client, coco_project, annotator):
+    def test_image_masks_with_the_category_icon(self, api_client, coco_project, admin_user):
+        """(Others read them only within a lease: tests/annotation/test_access.py.)"""
         image = make_image(coco_project, 100, 80)
-        api_client.login(username="ann", password=PASSWORD)
+        api_client.login(username="boss", password=PASSWORD)
         data = api_client.get(
             f"/api/v1/segmentation/images/{image.id}/masks/?category={DOG}"
         ).json()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from annotation.errors import (
     AnswerInvalid,
     KeyReused,
+    LeaseExpired,
     NotYours,
     StageNotAvailable,
     WorkerBlocked,
@@ -81,7 +82,7 @@ class TestLeasing:
         taken_over.refresh_from_db()
         assert taken_over.worker == other and taken_over.expired_leases == 1
         assert task.assignments.filter(status="leased").count() == 1
-        with pytest.raises(NotYours):
+        with pytest.raises(LeaseExpired, match="went back to the pool"):
             task_engine.assignment_submit(
                 assignment_id=lease.id, worker=slow, answer={"choice": "no"}, key="late"
             )
