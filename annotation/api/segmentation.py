@@ -5,7 +5,9 @@ expert references and pass rates. Outlines themselves go through the generic
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -15,6 +17,7 @@ from rest_framework.views import APIView
 
 from annotation.api.labeling import category_icon
 from annotation.api.permissions import IsAdminRole
+from annotation.api.views import signed_in
 from annotation.models import Category, Image, Project
 from annotation.models.segmentation import ReferenceMask
 from annotation.selectors.projects import category_by_coco_id
@@ -79,7 +82,7 @@ class TrainingCategoriesApi(APIView):
         return Response(
             {
                 "categories": qualification.training_categories(
-                    worker=request.user, project=project
+                    worker=signed_in(request), project=project
                 ),
                 "threshold": qualification.qualification_threshold(project),
             }
@@ -101,7 +104,9 @@ class TrainingNextApi(APIView):
         data = TrainingNextInput(data=request.data)
         data.is_valid(raise_exception=True)
         category = category_by_coco_id(project, data.validated_data["category"])
-        reference = qualification.training_reference_next(worker=request.user, category=category)
+        reference = qualification.training_reference_next(
+            worker=signed_in(request), category=category, project=project
+        )
         return Response(
             {
                 "reference": reference.id,
@@ -118,6 +123,10 @@ class OutlineInput(serializers.Serializer):
 
 
 class TrainingAttemptApi(APIView):
+    """One try at the training instance handed out (once per instance). The feedback gives
+    the IoU, the areas missed and added and a coarse picture of where, never the reference's
+    outline."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=OutlineInput, responses={200: dict})
@@ -125,9 +134,26 @@ class TrainingAttemptApi(APIView):
         data = OutlineInput(data=request.data)
         data.is_valid(raise_exception=True)
         feedback = qualification.training_attempt_submit(
-            worker=request.user, reference_id=pk, polygons=data.validated_data["polygons"]
+            worker=signed_in(request), reference_id=pk, polygons=data.validated_data["polygons"]
+        )
+        feedback["feedback_picture"] = reverse(
+            "segmentation-api:training-feedback-picture", kwargs={"pk": feedback["attempt"]}
         )
         return Response(feedback)
+
+
+class TrainingFeedbackPictureApi(APIView):
+    """GET the picture of one's own try: the outline and, as coarse blocks, where it missed
+    the object (red) or spilled over (blue)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        png = qualification.feedback_picture_png(attempt_id=pk, worker=signed_in(request))
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class ReferenceInput(serializers.Serializer):
@@ -152,7 +178,7 @@ class ReferenceCreateApi(APIView):
         category = category_by_coco_id(image.project, data.validated_data["category"])
         spot = data.validated_data.get("spot") or {}
         reference = qualification.reference_create(
-            author=request.user,
+            author=signed_in(request),
             image=image,
             category=category,
             polygons=data.validated_data["polygons"],
@@ -166,12 +192,16 @@ class ReferenceCreateApi(APIView):
 
 
 class ReferenceListApi(APIView):
+    """The project's training references: experts and admins only."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         project = get_object_or_404(Project, pk=pk)
-        references: list[ReferenceMask] = list(qualification.references_for(project=project))
+        references: list[ReferenceMask] = list(
+            qualification.references_for(project=project, viewer=signed_in(request))
+        )
         return Response(
             {
                 "references": [
@@ -180,6 +210,7 @@ class ReferenceListApi(APIView):
                         "image": r.image_id,
                         "category": r.category.coco_id,
                         "area": r.area,
+                        "source": r.source,
                     }
                     for r in references
                 ]
