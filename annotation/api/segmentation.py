@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -18,10 +19,11 @@ from rest_framework.views import APIView
 from annotation.api.labeling import category_icon
 from annotation.api.permissions import IsAdminRole
 from annotation.api.views import signed_in
-from annotation.models import Category, Image, Project
+from annotation.models import Assignment, Category, Image, Project, Stage, Task
 from annotation.models.segmentation import ReferenceMask
 from annotation.selectors.projects import category_by_coco_id
 from annotation.services import qualification
+from annotation.services.people import is_expert
 from annotation.stages.segmentation import LIVE_MASKS, Segmentation
 
 
@@ -52,6 +54,20 @@ class ImageMasksApi(APIView):
             .select_related("category")
             .order_by("id")
         )
+        user = signed_in(request)
+        if not is_expert(user):
+            # Least knowledge (issue 13): an annotator sees masks only of the (image, category)
+            # of a segmentation lease they hold, else re-drawing them tells gold cells apart
+            # and accepted masks give training answers away. A minimal rule here; the
+            # least-knowledge layer (i13-access) supersedes it.
+            held = Task.objects.filter(
+                stage=Stage.SEGMENTATION,
+                image=image,
+                assignments__worker=user,
+                assignments__status=Assignment.Status.LEASED,
+                assignments__lease_expires_at__gt=timezone.now(),
+            ).values("category_id")
+            masks = masks.filter(category_id__in=held)
         category = None
         coco_id = request.query_params.get("category")
         if coco_id and coco_id.isdigit():

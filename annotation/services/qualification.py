@@ -211,6 +211,15 @@ def _usable_references(*, worker: User, category: Category, project: Project) ->
     )
     if accepted.count() < minimum:
         references = references.exclude(source=ReferenceMask.Source.ACCEPTED)
+    # An accepted mask is readable by whoever holds a segmentation lease on its pair, so it
+    # trains nobody while that pair still has open segmentation work.
+    open_pair = Task.objects.filter(
+        stage=Stage.SEGMENTATION,
+        status=Task.Status.OPEN,
+        image_id=OuterRef("image_id"),
+        category_id=OuterRef("category_id"),
+    )
+    references = references.exclude(Q(source=ReferenceMask.Source.ACCEPTED) & Exists(open_pair))
     handed = TrainingAttempt.objects.filter(
         qualification__worker=worker, reference_id=OuterRef("pk")
     )
