@@ -204,10 +204,10 @@ def gold_review(*, project: Project, active: bool | None = None) -> list[GoldRev
 def gold_counts(*, project: Project) -> dict[str, int]:
     """Active gold of the project by source, for the review page and the shortage warning."""
     rows = GoldItem.objects.filter(project=project).aggregate(
-        active=Count("id", filter=Q(active=True)),
-        retired=Count("id", filter=Q(active=False)),
-        generated=Count("id", filter=Q(active=True, source=GoldItem.Source.GENERATED)),
-        failed=Count("id", filter=Q(active=True, source=GoldItem.Source.FAILED)),
-        expert=Count("id", filter=Q(active=True, source=GoldItem.Source.EXPERT)),
+        n_active=Count("id", filter=Q(active=True)),
+        n_retired=Count("id", filter=Q(active=False)),
+        n_generated=Count("id", filter=Q(active=True, source=GoldItem.Source.GENERATED)),
+        n_failed=Count("id", filter=Q(active=True, source=GoldItem.Source.FAILED)),
+        n_expert=Count("id", filter=Q(active=True, source=GoldItem.Source.EXPERT)),
     )
-    return {key: int(value or 0) for key, value in rows.items()}
+    return {key.removeprefix("n_"): int(value or 0) for key, value in rows.items()}

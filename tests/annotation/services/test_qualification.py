@@ -9,11 +9,19 @@ import pytest
 from django.utils import timezone
 
 from annotation.errors import DomainError, NotFound
-from annotation.models import Category, WorkerProfile
-from annotation.models.segmentation import Qualification, ReferenceMask, TrainingAttempt
-from annotation.services import qualification
+from annotation.models import Category, Stage, WorkerProfile
+from annotation.models.segmentation import (
+    Qualification,
+    ReferenceMask,
+    Segmentation,
+    TrainingAttempt,
+)
+from annotation.services import qualification, task_engine
 from annotation.services.people import worker_create
+from annotation.stages.segmentation import segmentation_post_for_completed_spotting
 from tests.annotation.stages.test_labeling import DOG, make_image
+from tests.annotation.stages.test_segmentation import spot_pair
+from tests.annotation.stages.test_verification import make_mask
 from tests.conftest import PASSWORD
 
 CAT = 17
@@ -367,7 +375,6 @@ class TestPages:
 def test_reference_candidates_list_each_spotted_pair_once_in_image_order(
     coco_project, expert, make_worker, django_capture_on_commit_callbacks
 ):
-    from tests.annotation.stages.test_segmentation import spot_pair
 
     capture = django_capture_on_commit_callbacks
     first, dog = spot_pair(coco_project, [[(20, 20), (60, 20)], [(25, 22)]], make_worker, capture)
@@ -383,3 +390,83 @@ def test_reference_candidates_list_each_spotted_pair_once_in_image_order(
         (second.id, DOG, False),
     ]
     assert len(qualification.reference_candidates(limit=2)) == 2
+
+
+@pytest.mark.django_db
+def test_a_trainee_never_segments_the_pair_they_trained_on(
+    coco_project, expert, make_worker, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    trained_image, dog = spot_pair(coco_project, [[(30, 30)]], make_worker, capture)
+    other_image, _ = spot_pair(coco_project, [[(30, 30)]], make_worker, capture)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    qualification.reference_create(
+        author=expert,
+        image=trained_image,
+        category=dog,
+        polygons=[[20, 20, 40, 20, 40, 40, 20, 40]],
+    )
+    trainee = make_worker(WorkerProfile.Role.ANNOTATOR, "trainee")
+    result = try_once(trainee, dog, [[20, 20, 40, 20, 40, 40, 20, 40]])
+    assert result["passed"] is True
+    lease = task_engine.task_next_for_worker(worker=trainee, stage=Stage.SEGMENTATION)
+    assert lease is not None and lease.task.image_id == other_image.id
+    task_engine.assignment_release(assignment_id=lease.id, worker=trainee)
+    leased_images = set()
+    for _ in range(3):
+        again = task_engine.task_next_for_worker(worker=trainee, stage=Stage.SEGMENTATION)
+        if again is None:
+            break
+        leased_images.add(again.task.image_id)
+        task_engine.assignment_release(assignment_id=again.id, worker=trainee)
+    assert trained_image.id not in leased_images
+
+
+@pytest.mark.django_db
+def test_accepted_masks_train_once_a_category_has_enough_of_them(
+    coco_project, reference, make_worker, annotator, dog
+):
+    """Accepted masks with only good votes join the references from the configured number
+    on; before that only experts' references are handed out."""
+    coco_project.stage_settings = {
+        "qualification_accepted_references_min": 3,
+        "qualification_max_failed_tries": 10,
+    }
+    coco_project.save()
+    segmenter = make_worker()
+    accepted = []
+    for k in range(3):
+        mask = make_mask(coco_project, segmenter, x=20.0 + 50 * k)
+        Segmentation.objects.filter(id=mask.id).update(status=Segmentation.Status.ACCEPTED)
+        made = qualification.reference_from_accepted(segmentation=mask, good_votes=3, bad_votes=0)
+        assert made is not None and made.source == ReferenceMask.Source.ACCEPTED
+        accepted.append(made)
+        if k < 2:
+            newcomer = make_worker()
+            assert (
+                qualification.training_reference_next(
+                    worker=newcomer, category=dog, project=coco_project
+                )
+                == reference
+            ), "too few accepted references yet: only the expert's"
+    mask = make_mask(coco_project, segmenter, x=150)
+    assert (
+        qualification.reference_from_accepted(segmentation=mask, good_votes=4, bad_votes=1) is None
+    ), "a mask with a poor vote trains nobody"
+
+    def everything_handed_to(worker):  # type: ignore[no-untyped-def]
+        handed = []
+        while True:
+            try:
+                got = qualification.training_reference_next(
+                    worker=worker, category=dog, project=coco_project
+                )
+            except NotFound:
+                return handed
+            handed.append(got)
+            qualification.training_attempt_submit(
+                worker=worker, reference_id=got.id, polygons=SLOPPY
+            )
+
+    assert set(everything_handed_to(make_worker())) == {reference, *accepted}
+    assert everything_handed_to(segmenter) == [reference], "never one's own accepted mask"

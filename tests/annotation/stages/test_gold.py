@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import math
 import random
+from datetime import timedelta
 
 import numpy as np
 import PIL.Image
 import pytest
+from django.utils import timezone
 from shapely.geometry import Polygon
 
 from annotation import mask_errors
@@ -32,10 +34,13 @@ from annotation.services import gold as gold_service
 from annotation.services import task_engine
 from annotation.services.cell_pictures import cell_picture_png
 from annotation.services.images import SourceMetadata, image_ingest
+from annotation.stages import verification
 from annotation.stages.verification import (
     gold_create,
+    verification_partial_grids_post,
     verification_post_grids,
 )
+from tests.conftest import PASSWORD
 
 DOG, CAT = 18, 17
 
@@ -351,3 +356,138 @@ def test_attack_3_replayed_redrawing_masks_finds_gold_no_better_than_chance(
     # Picking 4 cells of 16 at random finds `chance` gold cells on average (binomial spread):
     # the attack may not do better than 3 standard deviations above that.
     assert found <= chance + 3 * math.sqrt(chance * 0.75), (found, chance)
+
+
+# Experts review gold; admins see a shortage --------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_experts_review_retire_and_restore_gold_on_the_gold_page(
+    client, coco_project, make_worker, expert, annotator
+):
+    populate(coco_project, make_worker(), photos=2, per_photo=8, accepted_share=1.0, seed=21)
+    client.login(username="ann", password=PASSWORD)
+    assert client.get("/verification/gold/").status_code == 403
+    client.login(username="expert", password=PASSWORD)
+    assert b'data-testid="gold-link"' in client.get("/segmentation/expert/").content
+    made = client.post(
+        "/verification/gold/", {"project": coco_project.id, "action": "generate", "count": "5"}
+    )
+    assert made.status_code == 302
+    assert GoldItem.objects.filter(project=coco_project, active=True).count() == 5
+    page = client.get(made["Location"])
+    assert page.status_code == 200 and b"5 gold item(s) made" in page.content
+    gold = GoldItem.objects.filter(project=coco_project).first()
+    assert gold is not None
+    assert f"/api/v1/verification/gold/{gold.id}/picture/".encode() in page.content
+    picture = client.get(f"/api/v1/verification/gold/{gold.id}/picture/")
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+    client.post(
+        "/verification/gold/",
+        {"project": coco_project.id, "action": "retire", "gold": gold.id, "reason": "too subtle"},
+    )
+    gold.refresh_from_db()
+    assert not gold.active and gold.retired_reason == "too subtle" and gold.retired_by == expert
+    bad = client.post(
+        "/verification/gold/", {"project": coco_project.id, "action": "generate", "count": "x"}
+    )
+    assert b"from 1 to 500" in client.get(bad["Location"]).content
+    client.post(
+        "/verification/gold/", {"project": coco_project.id, "action": "restore", "gold": gold.id}
+    )
+    gold.refresh_from_db()
+    assert gold.active and gold.retired_by is None
+
+
+@pytest.mark.django_db
+def test_retired_gold_never_goes_into_a_grid(coco_project, make_worker, expert):
+    coco_project.stage_settings = {"verification_grid_size": 8}
+    coco_project.save()
+    image = textured_photo(coco_project, 31)
+    rng = random.Random(8)
+    dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
+    items = [
+        gold_create(
+            author=expert, image=image, category=dog, polygons=blob(40 + 50 * i, 60, 15, rng)
+        )
+        for i in range(5)
+    ]
+    gold_service.gold_set_active(expert=expert, gold_id=items[0].id, active=False)
+    for k in range(4):
+        add_mask(coco_project, make_worker(), image, DOG, blob(40 + 60 * k, 180, 20, rng))
+    (grid,) = verification_post_grids(project=coco_project)
+    used = set(
+        GridCell.objects.filter(task=grid, gold__isnull=False).values_list("gold_id", flat=True)
+    )
+    assert used == {g.id for g in items[1:]}
+
+
+@pytest.mark.django_db
+def test_a_gold_shortage_is_shown_to_admins_and_experts(
+    client, coco_project, make_worker, admin_user, expert
+):
+    image = textured_photo(coco_project, 41)
+    add_mask(coco_project, make_worker(), image, DOG, blob(60, 60, 20, random.Random(1)))
+    shortage = verification.gold_shortage(project=coco_project)
+    assert shortage is not None and shortage.masks_waiting == 1 and shortage.gold_active == 0
+    client.login(username="boss", password=PASSWORD)
+    admin_list = client.get("/admin/annotation/golditem/", follow=True)
+    assert admin_list.status_code == 200
+    assert b"wait for verification but the project has 0 active gold" in admin_list.content
+    client.login(username="expert", password=PASSWORD)
+    page = client.get("/verification/gold/")
+    assert (
+        b'data-testid="gold-shortage"' in page.content
+        and coco_project.name.encode() in page.content
+    )
+    # Gold enough: the warning goes.
+    rng = random.Random(2)
+    for i in range(4):
+        gold_create(
+            author=expert,
+            image=image,
+            category=image.project.taxonomy.categories.get(coco_id=DOG),
+            polygons=blob(40 + 60 * i, 180, 15, rng),
+        )
+    assert verification.gold_shortage(project=coco_project) is None
+    assert b'data-testid="gold-shortage"' not in client.get("/verification/gold/").content
+
+
+# A small final batch reaches verification -----------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_last_masks_go_out_as_a_partial_grid_after_a_quiet_period(
+    coco_project, make_worker, expert
+):
+    coco_project.stage_settings = {"verification_partial_grid_after_minutes": 20}
+    coco_project.save()
+    image = textured_photo(coco_project, 51)
+    rng = random.Random(5)
+    dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
+    for i in range(4):
+        gold_create(
+            author=expert, image=image, category=dog, polygons=blob(40 + 60 * i, 180, 15, rng)
+        )
+    masks = [
+        add_mask(coco_project, make_worker(), image, DOG, blob(60 + 70 * k, 60, 20, rng))
+        for k in range(3)
+    ]
+    assert verification_post_grids(project=coco_project) == [], "3 masks do not fill a grid of 64"
+    now = timezone.now()
+    assert verification_partial_grids_post(now=now + timedelta(minutes=19)) == 0, "still busy"
+    assert verification_partial_grids_post(now=now + timedelta(minutes=21)) == 1
+    (grid,) = Task.objects.filter(stage=Stage.VERIFICATION)
+    assert {c.segmentation_id for c in grid.grid_cells.all()} - {None} == {m.id for m in masks}
+    assert verification_partial_grids_post(now=now + timedelta(minutes=30)) == 0, "idempotent"
+
+
+@pytest.mark.django_db
+def test_a_partial_grid_without_gold_is_skipped_and_the_shortage_stays_visible(
+    coco_project, make_worker
+):
+    image = textured_photo(coco_project, 61)
+    add_mask(coco_project, make_worker(), image, DOG, blob(60, 60, 20, random.Random(6)))
+    later = timezone.now() + timedelta(hours=2)
+    assert verification_partial_grids_post(now=later) == 0
+    assert verification.gold_shortage(project=coco_project) is not None
