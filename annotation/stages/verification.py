@@ -280,6 +280,11 @@ def verification_post_grids(*, project: Project, allow_partial: bool = False) ->
                 f"needs {gold_per_grid} and no accepted masks are left to make more from: "
                 "experts add known-bad masks first"
             )
+        # Experts' gold only bootstraps a project: once enough gold made from real work
+        # exists, grids draw from that alone (drawn gold looks drawn).
+        real_work = [g for g in gold if g.source != GoldItem.Source.EXPERT]
+        if len(real_work) >= gold_per_grid:
+            gold = real_work
         chooser = random.SystemRandom()
         for need, masks in sorted(by_need.items(), reverse=True):
             for start in range(0, len(masks), per_grid):
