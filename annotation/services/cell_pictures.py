@@ -61,7 +61,7 @@ def cell_picture_png(
     seed, the crop's margin and centre, the size and a faint noise vary per cell."""
     rng = random.Random(seed) if seed is not None else None
     x, y, w, h = bbox_xywh
-    margin = rng.uniform(0.15, 0.45) if rng else MARGIN
+    margin = rng.uniform(0.15, 0.65) if rng else MARGIN
     shift_x = rng.uniform(-0.12, 0.12) * w if rng else 0.0
     shift_y = rng.uniform(-0.12, 0.12) * h if rng else 0.0
     side = rng.randint(CELL_PX - 16, CELL_PX + 16) if rng else CELL_PX

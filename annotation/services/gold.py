@@ -15,6 +15,7 @@ clearly bad (a gold item most verifiers do not catch is suspicious).
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from annotation.services.people import is_expert
 Kind = GoldItem.ErrorKind
 KINDS = [Kind.SHIFTED, Kind.ERODED, Kind.DILATED, Kind.NEIGHBOUR, Kind.LOOSE]
 MAX_GOLD_PER_MASK = 2  # an accepted mask lends itself to at most this many gold items
+SIZE_TOLERANCE = math.log(1.25)  # a gold box side within 25 % of the live mask it aims at
 
 
 def _bad_outline(
@@ -55,6 +57,34 @@ def _bad_outline(
     return mask_errors.loose(mask.polygons, same, **size)  # type: ignore[arg-type]
 
 
+def _mistake_of_size(
+    candidates: list[Segmentation],
+    neighbours: dict[int, list[Segmentation]],
+    target: float,
+    rng: random.Random,
+) -> tuple[Segmentation, str, geometry.NormalisedPolygons] | None:
+    """The first (mask, mistake) among the candidates whose box side is within
+    SIZE_TOLERANCE of `target`, trying the kinds of mistake in random order."""
+    for mask in candidates:
+        others = [n for n in neighbours.get(mask.image_id, []) if n.id != mask.id]
+        kinds = list(KINDS)
+        rng.shuffle(kinds)
+        for kind in kinds:
+            polygons = _bad_outline(kind, mask, others, rng)
+            if polygons is None:
+                continue
+            try:
+                outline = geometry.normalise_polygons(
+                    polygons, width=mask.image.width, height=mask.image.height
+                )
+            except DomainError:
+                continue
+            side = max(outline.bbox_xywh[2], outline.bbox_xywh[3], 1.0)
+            if abs(math.log(side / target)) <= SIZE_TOLERANCE:
+                return mask, kind, outline
+    return None
+
+
 def gold_generate(
     *, project: Project, count: int, author: User | None = None, seed: int | None = None
 ) -> list[GoldItem]:
@@ -70,45 +100,47 @@ def gold_generate(
         .select_related("image", "category")
         .order_by("gold_made", "id")
     )
-    rng.shuffle(sources)
-    sources.sort(key=lambda s: s.gold_made)  # type: ignore[attr-defined]
     neighbours: dict[int, list[Segmentation]] = {}
     for mask in Segmentation.objects.filter(
         image_id__in={s.image_id for s in sources}, status=Segmentation.Status.ACCEPTED
     ):
         neighbours.setdefault(mask.image_id, []).append(mask)
+    # Gold must have the sizes of the masks it hides among: a cell's zoom follows its box, and
+    # a grid whose odd-zoomed cells were the gold would give it away. Each gold item aims at
+    # the box side of a live mask drawn at random: the first (mask, mistake) within 25 %.
+    sides = [
+        max(box[2], box[3])
+        for box in Segmentation.objects.filter(
+            image__project=project,
+            status__in=[Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED],
+        ).values_list("bbox_xywh", flat=True)
+    ]
     made: list[GoldItem] = []
-    for mask in sources:
+    room = {mask.id: MAX_GOLD_PER_MASK - mask.gold_made for mask in sources}  # type: ignore[attr-defined]
+    for _ in range(count * 4 if sides else 0):
         if len(made) >= count:
             break
-        others = [n for n in neighbours.get(mask.image_id, []) if n.id != mask.id]
-        kinds = list(KINDS)
-        rng.shuffle(kinds)
-        for kind in kinds:
-            polygons = _bad_outline(kind, mask, others, rng)
-            if polygons is None:
-                continue
-            try:
-                outline = geometry.normalise_polygons(
-                    polygons, width=mask.image.width, height=mask.image.height
-                )
-            except DomainError:
-                continue
-            made.append(
-                GoldItem.objects.create(
-                    project=project,
-                    image=mask.image,
-                    category=mask.category,
-                    polygons=outline.polygons,
-                    area=outline.area,
-                    bbox_xywh=outline.bbox_xywh,
-                    source=GoldItem.Source.GENERATED,
-                    derived_from=mask,
-                    error_kind=kind,
-                    author=author,
-                )
+        target = rng.choice(sides)
+        usable = [mask for mask in sources if room[mask.id] > 0]
+        found = _mistake_of_size(rng.sample(usable, min(12, len(usable))), neighbours, target, rng)
+        if found is None:
+            continue
+        mask, kind, outline = found
+        room[mask.id] -= 1
+        made.append(
+            GoldItem.objects.create(
+                project=project,
+                image=mask.image,
+                category=mask.category,
+                polygons=outline.polygons,
+                area=outline.area,
+                bbox_xywh=outline.bbox_xywh,
+                source=GoldItem.Source.GENERATED,
+                derived_from=mask,
+                error_kind=kind,
+                author=author,
             )
-            break
+        )
     return made
 
 

@@ -178,14 +178,52 @@ def test_a_neighbour_and_a_loose_group_come_from_the_objects_around():
     assert shape.contains(mask_errors._shape(other_dog).centroid)
 
 
+def crowded_scene(project, segmenter, seed: int) -> list[Segmentation]:  # type: ignore[no-untyped-def]
+    """A photo with large dogs and cats and a tight cluster of small dogs (a flock): the
+    sizes among which a loose outline around several small objects passes for one object."""
+    rng = random.Random(seed)
+    image = textured_photo(project, seed)
+    accepted = Segmentation.Status.ACCEPTED
+    masks = [
+        add_mask(
+            project,
+            segmenter,
+            image,
+            DOG if k % 2 else CAT,
+            blob(45 + 75 * k, 60, rng.uniform(22, 32), rng),
+            accepted,
+        )
+        for k in range(4)
+    ]
+    masks += [
+        add_mask(
+            project,
+            segmenter,
+            image,
+            DOG,
+            blob(40 + 26 * k, 180, rng.uniform(9, 12), rng),
+            accepted,
+        )
+        for k in range(6)
+    ]
+    return masks
+
+
 @pytest.mark.django_db
 def test_gold_is_generated_from_accepted_masks_with_every_kind_of_mistake(
     coco_project, make_worker
 ):
-    masks = populate(coco_project, make_worker(), photos=3, per_photo=8, accepted_share=1.0, seed=1)
-    made = gold_service.gold_generate(project=coco_project, count=40, seed=5)
-    assert len(made) >= 20
+    segmenter = make_worker()
+    masks = [m for seed in (1, 2, 3, 4) for m in crowded_scene(coco_project, segmenter, seed)]
+    made = gold_service.gold_generate(project=coco_project, count=30, seed=5)
+    assert len(made) == 30
     assert {g.error_kind for g in made} == set(GoldItem.ErrorKind.values) - {""}
+    # Sized like the masks they hide among (a cell's zoom follows its box).
+    side = lambda box: max(box[2], box[3])  # noqa: E731
+    live = sorted(side(m.bbox_xywh) for m in masks)
+    gold_sides = sorted(side(g.bbox_xywh) for g in made)
+    assert all(any(0.8 <= g / s <= 1.25 for s in live) for g in gold_sides)
+    assert gold_sides[0] < 30 < gold_sides[-1], "small objects' sizes and large ones'"
     by_id = {m.id: m for m in masks}
     for gold in made:
         source = by_id[gold.derived_from_id]
