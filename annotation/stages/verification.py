@@ -90,6 +90,7 @@ TOTAL_VOTES = 5  # ... and to 2 more when any of them said poor
 MIN_GOOD_OF_TOTAL = 4  # accepted with at least 4 favourable votes of the 5
 BLOCK_MIN_DECIDED = 10
 BLOCK_REJECT_RATE = 0.5
+GOLD_POOL = 32  # gold made from real work kept at hand, so grids rarely repeat a gold cell
 PARTIAL_GRID_AFTER_MINUTES = 30  # a quiet period after which the last masks go out anyway
 
 
@@ -270,9 +271,12 @@ def verification_post_grids(*, project: Project, allow_partial: bool = False) ->
         if not by_need:
             return []
         gold = _active_gold(project)
-        if len(gold) < gold_per_grid:
-            # Make gold from accepted masks first; experts' gold bootstraps a new project.
-            gold_service.gold_generate(project=project, count=gold_per_grid - len(gold))
+        pool = project_setting(project, "verification_gold_pool", GOLD_POOL)
+        generated = sum(g.source != GoldItem.Source.EXPERT for g in gold)
+        if generated < pool:
+            # Make gold from accepted masks first (experts' gold bootstraps a new project),
+            # and enough of it that grids do not show the same few gold cells again and again.
+            gold_service.gold_generate(project=project, count=pool - generated)
             gold = _active_gold(project)
         if len(gold) < gold_per_grid:
             raise NotEnoughGold(
