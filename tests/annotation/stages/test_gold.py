@@ -424,8 +424,10 @@ def test_attack_3_replayed_redrawing_masks_finds_gold_no_better_than_chance(
     )
     assert exact_matches == 0
     # Picking 4 cells of 16 at random finds `chance` gold cells on average (binomial spread):
-    # the attack may not do better than 3 standard deviations above that.
-    bound = chance + 3 * math.sqrt(chance * 0.75)
+    # neither end of the ranking may do better than 3.5 standard deviations above that (two
+    # strategies tried). Measured over 6 runs: 5.5 (furthest) and 7.0 (nearest) on average,
+    # chance 6; with every pending mask readable the furthest end found 16 of 24.
+    bound = chance + 3.5 * math.sqrt(chance * 0.75)
     assert found <= bound and found_near <= bound, (found, found_near, chance)
 
 
