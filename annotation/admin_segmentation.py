@@ -41,16 +41,17 @@ class SegmentationProgressAdmin(admin.ModelAdmin):
 
 @admin.register(ReferenceMask)
 class ReferenceMaskAdmin(admin.ModelAdmin):
-    list_display = ["id", "image", "category", "author", "area", "active", "created_at"]
-    list_filter = ["active", "category__supercategory"]
-    raw_id_fields = ["image", "author"]
+    list_display = ["id", "image", "category", "source", "author", "area", "active", "created_at"]
+    list_filter = ["active", "source", "category__supercategory"]
+    raw_id_fields = ["image", "author", "source_segmentation"]
     readonly_fields = ["polygons", "area", "bbox_xywh"]
 
 
 class TrainingAttemptInline(admin.TabularInline):
     model = TrainingAttempt
     extra = 0
-    fields = readonly_fields = ("reference", "iou", "threshold", "passed", "created_at")
+    fields = ("reference", "iou", "threshold", "passed", "created_at", "submitted_at")
+    readonly_fields = ("reference", "iou", "threshold", "passed", "created_at", "submitted_at")
 
 
 @admin.register(Qualification)
@@ -63,7 +64,16 @@ class QualificationAdmin(admin.ModelAdmin):
 
 @admin.register(TrainingAttempt)
 class TrainingAttemptAdmin(admin.ModelAdmin):
-    list_display = ["id", "qualification", "reference", "iou", "threshold", "passed", "created_at"]
+    list_display = [
+        "id",
+        "qualification",
+        "reference",
+        "iou",
+        "threshold",
+        "passed",
+        "created_at",
+        "submitted_at",
+    ]
     list_filter = ["passed", "qualification__category"]
     raw_id_fields = ["qualification", "reference"]
     readonly_fields = ["polygons"]

@@ -3,8 +3,10 @@
 Gold items (known-bad masks) are listed and can be switched off here; votes, grid outcomes
 (gold caught per answer) and decisions are read-only records."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse
 
+from annotation.models import Project
 from annotation.models.verification import (
     CrowdPainting,
     GoldItem,
@@ -13,15 +15,28 @@ from annotation.models.verification import (
     VerificationDecision,
     VerificationVote,
 )
+from annotation.stages.verification import gold_shortage
 
 
 @admin.register(GoldItem)
 class GoldItemAdmin(admin.ModelAdmin):
-    list_display = ["id", "project", "image", "category", "source", "author", "active"]
-    list_filter = ["active", "source", "project"]
+    """Reviewing gold with pictures and catch rates is on /verification/gold/; this list
+    warns when a project has masks waiting and too little gold to post a grid."""
+
+    list_display = ["id", "project", "image", "category", "source", "error_kind", "active"]
+    list_filter = ["active", "source", "error_kind", "project"]
     list_editable = ["active"]
-    raw_id_fields = ["image", "source_segmentation", "author"]
+    raw_id_fields = ["image", "source_segmentation", "derived_from", "author", "retired_by"]
     readonly_fields = ["polygons", "area", "bbox_xywh"]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        for project in Project.objects.order_by("name"):
+            shortage = gold_shortage(project=project)
+            if shortage is not None:
+                messages.warning(request, f"{project.name}: {shortage.message}")
+        return super().changelist_view(request, extra_context)
 
 
 @admin.register(GridCell)

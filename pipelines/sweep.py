@@ -59,6 +59,7 @@ class SweepReport:
     labeling_posted: list[int] = field(default_factory=list)  # image ids
     evaluations_requeued: list[int] = field(default_factory=list)  # submission ids
     exports_recovered: list[int] = field(default_factory=list)  # export job ids
+    partial_grids_posted: int = 0  # grids of a small final batch, after a quiet period
 
     @property
     def repairs(self) -> int:
@@ -76,6 +77,7 @@ class SweepReport:
             f"images sent to category labeling: {_ids(self.labeling_posted)}",
             f"evaluation submissions queued again: {_ids(self.evaluations_requeued)}",
             f"export jobs a dead worker left, queued again: {_ids(self.exports_recovered)}",
+            f"partial verification grids posted after a quiet period: {self.partial_grids_posted}",
         ]
 
 
@@ -140,6 +142,8 @@ def pipeline_sweep(*, now: datetime | None = None, grace: timedelta | None = Non
 
     # Export jobs a dead worker left `running` (no heartbeat) or whose message was lost.
     report.exports_recovered = export_jobs_recover(older_than=stale_after())
+    # A small final batch of masks never fills a grid: post it once no new mask has come.
+    report.partial_grids_posted = verification.verification_partial_grids_post(now=now)
     return report
 
 

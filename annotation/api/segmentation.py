@@ -5,7 +5,9 @@ expert references and pass rates. Outlines themselves go through the generic
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
@@ -102,7 +104,7 @@ class TrainingNextApi(APIView):
         data.is_valid(raise_exception=True)
         category = category_by_coco_id(project, data.validated_data["category"])
         reference = qualification.training_reference_next(
-            worker=signed_in(request), category=category
+            worker=signed_in(request), category=category, project=project
         )
         return Response(
             {
@@ -120,6 +122,10 @@ class OutlineInput(serializers.Serializer):
 
 
 class TrainingAttemptApi(APIView):
+    """One try at the training instance handed out (once per instance). The feedback gives
+    the IoU, the areas missed and added and a coarse picture of where, never the reference's
+    outline."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(request=OutlineInput, responses={200: dict})
@@ -129,7 +135,24 @@ class TrainingAttemptApi(APIView):
         feedback = qualification.training_attempt_submit(
             worker=signed_in(request), reference_id=pk, polygons=data.validated_data["polygons"]
         )
+        feedback["feedback_picture"] = reverse(
+            "segmentation-api:training-feedback-picture", kwargs={"pk": feedback["attempt"]}
+        )
         return Response(feedback)
+
+
+class TrainingFeedbackPictureApi(APIView):
+    """GET the picture of one's own try: the outline and, as coarse blocks, where it missed
+    the object (red) or spilled over (blue)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        png = qualification.feedback_picture_png(attempt_id=pk, worker=signed_in(request))
+        response = HttpResponse(png, content_type="image/png")
+        response["Cache-Control"] = "private, max-age=3600"
+        return response
 
 
 class ReferenceInput(serializers.Serializer):
@@ -168,12 +191,16 @@ class ReferenceCreateApi(APIView):
 
 
 class ReferenceListApi(APIView):
+    """The project's training references: experts and admins only."""
+
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={200: dict})
     def get(self, request: Request, pk: int) -> Response:
         project = access.project_for(request.user, pk)
-        references: list[ReferenceMask] = list(qualification.references_for(project=project))
+        references: list[ReferenceMask] = list(
+            qualification.references_for(project=project, viewer=signed_in(request))
+        )
         return Response(
             {
                 "references": [
@@ -182,6 +209,7 @@ class ReferenceListApi(APIView):
                         "image": r.image_id,
                         "category": r.category.coco_id,
                         "area": r.area,
+                        "source": r.source,
                     }
                     for r in references
                 ]

@@ -42,4 +42,9 @@ urlpatterns = [
         segmentation.PassRatesApi.as_view(),
         name="pass-rates",
     ),
+    path(
+        "segmentation/training/attempts/<int:pk>/picture/",
+        segmentation.TrainingFeedbackPictureApi.as_view(),
+        name="training-feedback-picture",
+    ),
 ]

@@ -19,6 +19,21 @@ urlpatterns = [
     ),
     path("verification/gold/", verification.GoldCreateApi.as_view(), name="gold"),
     path(
+        "verification/gold/<int:pk>/picture/",
+        verification.GoldPictureApi.as_view(),
+        name="gold-picture",
+    ),
+    path(
+        "verification/gold/<int:pk>/active/",
+        verification.GoldActiveApi.as_view(),
+        name="gold-active",
+    ),
+    path(
+        "verification/projects/<int:pk>/gold/generate/",
+        verification.GoldGenerateApi.as_view(),
+        name="gold-generate",
+    ),
+    path(
         "crowd/projects/<int:pk>/tasks/",
         verification.CrowdTasksPostApi.as_view(),
         name="crowd-tasks",

@@ -1,14 +1,10 @@
 """REST API of verification and crowd painting. Grid answers and paintings go through the
 generic /tasks/next/ and /assignments/<id>/submit/ endpoints; here: a grid cell's picture
-(the image region with the mask outlined, the same for gold and real cells), posting grids
-and painting tasks (admins), and gold items (experts)."""
+(served only within a lease on its grid; gold and real cells drawn alike), posting grids and
+painting tasks (admins), and gold items (experts: add, generate, retire, restore)."""
 
 from __future__ import annotations
 
-import io
-
-import PIL.Image
-import PIL.ImageDraw
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -20,75 +16,47 @@ from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
 from annotation.api.views import signed_in
-from annotation.errors import NotFound
+from annotation.errors import NotFound, WrongState
 from annotation.models import Image, Project
 from annotation.models.segmentation import Segmentation
-from annotation.models.verification import GridCell
+from annotation.models.verification import GoldItem
 from annotation.selectors.projects import category_by_coco_id
+from annotation.services import cell_pictures
+from annotation.services import gold as gold_service
+from annotation.services.people import is_expert
 from annotation.stages import crowd, verification
 
-CELL_PX = 160  # a cell's picture fits in 160 x 160
-MARGIN = 0.25  # context around the mask's box, as a share of its size
 
-
-def _photo(image: Image) -> PIL.Image.Image:
-    """The photo as RGB; a grey stand-in when its file is missing (imported metadata)."""
-    if image.file:
-        try:
-            with image.file.open("rb") as handle:
-                picture = PIL.Image.open(handle)
-                picture.load()
-            from PIL import ImageOps
-
-            return ImageOps.exif_transpose(picture).convert("RGB")
-        except (OSError, ValueError):
-            pass
-    return PIL.Image.new("RGB", (image.width, image.height), (128, 128, 128))
-
-
-def cell_picture_png(image: Image, polygons: list[list[float]], bbox_xywh: list[float]) -> bytes:
-    """The mask's region of the photo, scaled to fit a cell, its outline drawn on it."""
-    x, y, w, h = bbox_xywh
-    pad = max(w, h) * MARGIN + 8
-    left, top = max(0, int(x - pad)), max(0, int(y - pad))
-    right = min(image.width, int(x + w + pad) + 1)
-    bottom = min(image.height, int(y + h + pad) + 1)
-    crop = _photo(image).crop((left, top, max(right, left + 1), max(bottom, top + 1)))
-    scale = min(CELL_PX / crop.width, CELL_PX / crop.height)
-    size = (max(1, round(crop.width * scale)), max(1, round(crop.height * scale)))
-    crop = crop.resize(size, PIL.Image.Resampling.BILINEAR)
-    draw = PIL.ImageDraw.Draw(crop)
-    for part in polygons:
-        points = [
-            ((px - left) * scale, (py - top) * scale)
-            for px, py in zip(part[0::2], part[1::2], strict=True)
-        ]
-        if len(points) >= 3:
-            draw.polygon(points, outline=(255, 230, 0), width=2)
-    buffer = io.BytesIO()
-    crop.save(buffer, "PNG")
-    return buffer.getvalue()
+def _png(png: bytes) -> HttpResponse:
+    response = HttpResponse(png, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=600"
+    return response
 
 
 class CellPictureApi(APIView):
-    """GET a grid cell's picture by its opaque id; gold and real cells look alike."""
+    """GET a grid cell's picture by its opaque id, for the worker holding a lease on its grid;
+    gold and real cells look alike and no picture can be re-drawn from public data."""
 
     permission_classes = [IsAuthenticated]
 
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, cell_id: str) -> HttpResponse:
-        cell = (
-            GridCell.objects.select_related("segmentation__image", "gold__image")
-            .filter(cell_id=cell_id)
-            .first()
-        )
-        if cell is None:
-            raise NotFound(f"grid cell {cell_id} does not exist")
-        item = cell.segmentation or cell.gold
-        png = cell_picture_png(item.image, item.polygons, item.bbox_xywh)  # type: ignore[union-attr]
-        response = HttpResponse(png, content_type="image/png")
-        response["Cache-Control"] = "private, max-age=3600"
-        return response
+        return _png(cell_pictures.grid_cell_picture(cell_id=cell_id, viewer=signed_in(request)))
+
+
+class GoldPictureApi(APIView):
+    """GET a gold item's picture (experts reviewing gold)."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={(200, "image/png"): bytes})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        if not is_expert(signed_in(request)):
+            raise WrongState("only experts and admins review gold")
+        gold = GoldItem.objects.select_related("image").filter(id=pk).first()
+        if gold is None:
+            raise NotFound(f"gold item {pk} does not exist")
+        return _png(cell_pictures.cell_picture_png(gold.image, gold.polygons, gold.bbox_xywh))
 
 
 class GridsPostInput(serializers.Serializer):
@@ -155,6 +123,52 @@ class GoldCreateApi(APIView):
             {"id": gold.id, "source": gold.source, "area": gold.area},
             status=status.HTTP_201_CREATED,
         )
+
+
+class GoldGenerateInput(serializers.Serializer):
+    count = serializers.IntegerField(min_value=1, max_value=500, default=8)
+
+
+class GoldGenerateApi(APIView):
+    """Experts make gold from a project's accepted masks with real workers' mistakes."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=GoldGenerateInput, responses={201: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        project = get_object_or_404(Project, pk=pk)
+        data = GoldGenerateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        made = gold_service.gold_generate(
+            project=project, count=data.validated_data["count"], author=signed_in(request)
+        )
+        return Response(
+            {"made": len(made), "gold": [{"id": g.id, "error_kind": g.error_kind} for g in made]},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class GoldActiveInput(serializers.Serializer):
+    active = serializers.BooleanField()
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+
+class GoldActiveApi(APIView):
+    """Experts retire a gold item ({"active": false, "reason": ...}) or restore it."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=GoldActiveInput, responses={200: dict})
+    def post(self, request: Request, pk: int) -> Response:
+        data = GoldActiveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        gold = gold_service.gold_set_active(
+            expert=signed_in(request),
+            gold_id=pk,
+            active=data.validated_data["active"],
+            reason=data.validated_data["reason"],
+        )
+        return Response({"id": gold.id, "active": gold.active, "reason": gold.retired_reason})
 
 
 class CrowdTasksPostApi(APIView):

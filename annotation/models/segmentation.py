@@ -84,12 +84,29 @@ class Segmentation(models.Model):
 
 
 class ReferenceMask(models.Model):
-    """An expert's outline of one instance: the ground truth of training tasks."""
+    """The ground truth of a training task: an expert's outline of one instance, or an
+    accepted mask every verifier judged good."""
+
+    class Source(models.TextChoices):
+        EXPERT = "expert", "Outlined by an expert"
+        ACCEPTED = "accepted", "An accepted mask with only good votes"
 
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="reference_masks")
     category = models.ForeignKey(Category, on_delete=models.CASCADE, related_name="reference_masks")
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reference_masks"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reference_masks",
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.EXPERT)
+    source_segmentation = models.OneToOneField(
+        Segmentation,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="training_reference",
     )
     # The point shown to trainees: which object to outline.
     spot_x = models.FloatField()
@@ -133,18 +150,33 @@ class Qualification(models.Model):
 
 
 class TrainingAttempt(models.Model):
+    """One training instance handed to a worker (created when it is handed out) and, once
+    submitted, their outline and its score. A worker gets each reference at most once."""
+
     qualification = models.ForeignKey(
         Qualification, on_delete=models.CASCADE, related_name="attempts"
     )
     reference = models.ForeignKey(ReferenceMask, on_delete=models.CASCADE, related_name="attempts")
-    polygons = models.JSONField()
-    iou = models.FloatField()
-    threshold = models.FloatField()
-    passed = models.BooleanField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    polygons = models.JSONField(null=True, blank=True)
+    iou = models.FloatField(null=True, blank=True)
+    threshold = models.FloatField(null=True, blank=True)
+    passed = models.BooleanField(null=True, blank=True)
+    # Feedback areas in px: of the reference not covered, of the outline outside it.
+    missed_area = models.FloatField(null=True, blank=True)
+    added_area = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)  # handed out
+    submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["qualification", "reference"],
+                name="one_training_attempt_per_reference_and_worker",
+            )
+        ]
 
     def __str__(self) -> str:
+        if self.iou is None:
+            return f"attempt {self.pk}: handed out"
         return f"attempt {self.pk}: IoU {self.iou:.2f}"

@@ -29,6 +29,18 @@ class GoldItem(models.Model):
     class Source(models.TextChoices):
         EXPERT = "expert", "Drawn badly on purpose by an expert"
         FAILED = "failed_verification", "A mask that failed verification"
+        GENERATED = "generated", "An accepted mask with a worker's kind of error"
+
+    class ErrorKind(models.TextChoices):
+        """How a generated gold item was made from an accepted mask (the errors real
+        segmenters make)."""
+
+        NONE = "", "-"
+        SHIFTED = "shifted", "Outline shifted off the object"
+        ERODED = "eroded", "Outline too tight (parts of the object cut off)"
+        DILATED = "dilated", "Outline too loose (background included)"
+        NEIGHBOUR = "neighbour", "A neighbouring object of another category"
+        LOOSE = "loose", "One loose polygon around several objects"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="gold_items")
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="gold_items")
@@ -48,7 +60,24 @@ class GoldItem(models.Model):
         on_delete=models.SET_NULL,
         related_name="gold_items",
     )
+    # Generated gold: the accepted mask it was made from and the error applied to it.
+    derived_from = models.ForeignKey(
+        Segmentation,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="derived_gold",
+    )
+    error_kind = models.CharField(max_length=12, choices=ErrorKind.choices, blank=True)
     active = models.BooleanField(default=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="gold_retired",
+    )
+    retired_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -69,6 +98,9 @@ class GridCell(models.Model):
     gold = models.ForeignKey(
         GoldItem, null=True, blank=True, on_delete=models.CASCADE, related_name="grid_cells"
     )
+    # Seeds the cell picture's crop, size and pixel noise (annotation/services/cell_pictures.py)
+    # so that no picture can be re-drawn from what an annotator can read.
+    render_seed = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["task_id", "position"]

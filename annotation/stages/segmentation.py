@@ -45,7 +45,12 @@ from annotation.models import (
 )
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
-from annotation.models.segmentation import Qualification, Segmentation, SegmentationProgress
+from annotation.models.segmentation import (
+    Qualification,
+    Segmentation,
+    SegmentationProgress,
+    TrainingAttempt,
+)
 from annotation.services import task_engine
 from annotation.services.people import is_expert
 from annotation.stages import StageRules, register
@@ -248,7 +253,14 @@ def eligible_segmentation_tasks(tasks: QuerySet[Task], worker: Any) -> QuerySet[
     if is_expert(worker):
         return tasks
     qualified = Qualification.objects.filter(worker=worker, passed=True).values("category_id")
-    return tasks.filter(category_id__in=qualified)
+    # A trainee never segments an (image, category) they trained on: the training reference
+    # would be the answer (issue 13).
+    trained_on = TrainingAttempt.objects.filter(
+        qualification__worker=worker,
+        reference__image_id=OuterRef("image_id"),
+        reference__category_id=OuterRef("category_id"),
+    )
+    return tasks.filter(category_id__in=qualified).exclude(Exists(trained_on))
 
 
 # 4. One worker's answer -----------------------------------------------------------------------

@@ -3,10 +3,15 @@ Verification"), top to bottom.
 
 1. Tasks: pending segmentations go into GRIDS of `verification_grid_size` (64) cells, of which
    `verification_gold_per_grid` (4) are known-bad GOLD masks made by experts. Cells carry
-   opaque random ids, so neither the payload nor the crop images tell gold apart. A grid is a
-   Task of this stage that needs as many answers as its masks still need votes (3 for new
-   masks, 2 for masks that got one poor vote among their first 3). Full grids are posted as
-   masks arrive; `allow_partial=True` (admin, end of a batch) also posts the remainder.
+   opaque random ids and a secret render seed, so neither the payload nor the pictures tell
+   gold apart (annotation/services/cell_pictures.py); gold is made from accepted masks with
+   real workers' mistakes or chosen from unanimously rejected masks (annotation/services/
+   gold.py), topped up automatically when a grid needs more. A grid is a Task of this stage
+   that needs as many answers as its masks still need votes (3 for new masks, 2 for masks
+   that got one poor vote among their first 3). Full grids are posted as masks arrive;
+   `allow_partial=True` (admin, end of a batch) also posts the remainder, and
+   `verification_partial_grids_post` (the periodic sweep) does so once no new mask has come
+   for `verification_partial_grid_after_minutes`.
 2. Who: anyone not blocked, but never on a grid holding their own masks or masks they
    already judged (the 2 extra votes come from 2 other workers).
 3. An answer: {"poor": [cell ids]}, the cells the worker judged poor; any id that is not a
@@ -18,9 +23,11 @@ Verification"), top to bottom.
 5. Tally, per mask, `tally_votes` (the ONE place the 3-then-5 rule lives): accepted when its
    first 3 votes are all good; if any is poor, 2 more votes, accepted only with >= 4 good of
    5; two poor votes (so 4 of 5 is out of reach) reject at once.
-6. Accepted → Segmentation.status accepted and an Annotation row (annotation_record).
+6. Accepted → Segmentation.status accepted and an Annotation row (annotation_record); with
+   only good votes it also becomes a training reference (services/qualification.py).
    Rejected → status rejected and its instance goes back to the segmentation pool (a
-   segmentation task for the same instance and spot is posted again).
+   segmentation task for the same instance and spot is posted again); with only poor votes
+   it also becomes gold.
 7. Bad segmenters: an annotator with at least `verification_block_min_decided` (10) judged
    masks of whom at least `verification_block_reject_rate` (0.5) were rejected is blocked,
    and ALL their masks (pending or accepted) are discarded and their instances re-queued
@@ -34,13 +41,16 @@ import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.urls import reverse
+from django.utils import timezone
 
-from annotation import events
+from annotation import events, geometry
 from annotation.errors import AnswerInvalid, DomainError, WrongState
 from annotation.models import (
     Annotation,
@@ -61,7 +71,8 @@ from annotation.models.verification import (
     VerificationDecision,
     VerificationVote,
 )
-from annotation.services import task_engine
+from annotation.services import gold as gold_service
+from annotation.services import qualification, task_engine
 from annotation.services.annotations import annotation_record
 from annotation.services.people import is_expert, profile_for
 from annotation.stages import StageRules, register
@@ -78,6 +89,8 @@ TOTAL_VOTES = 5  # ... and to 2 more when any of them said poor
 MIN_GOOD_OF_TOTAL = 4  # accepted with at least 4 favourable votes of the 5
 BLOCK_MIN_DECIDED = 10
 BLOCK_REJECT_RATE = 0.5
+GOLD_POOL = 32  # gold made from real work kept at hand, so grids rarely repeat a gold cell
+PARTIAL_GRID_AFTER_MINUTES = 30  # a quiet period after which the last masks go out anyway
 
 
 class NotEnoughGold(WrongState):
@@ -167,8 +180,6 @@ def counted_votes_of(segmentation_ids: list[int]) -> dict[int, list[bool]]:
 @transaction.atomic
 def gold_create(*, author: User, image: Image, category: Category, polygons: Any) -> GoldItem:
     """An expert adds a deliberately bad mask of `category` in `image` as a gold item."""
-    from annotation import geometry
-
     if not is_expert(author):
         raise WrongState("only experts and admins make gold items")
     if category.taxonomy_id != image.project.taxonomy_id:
@@ -258,16 +269,25 @@ def verification_post_grids(*, project: Project, allow_partial: bool = False) ->
                 by_need.setdefault(tally.votes_needed, []).append(segmentation)
         if not by_need:
             return []
-        gold = list(
-            GoldItem.objects.filter(project=project, active=True)
-            .select_related("category")
-            .order_by("id")
-        )
+        gold = _active_gold(project)
+        pool = project_setting(project, "verification_gold_pool", GOLD_POOL)
+        generated = sum(g.source != GoldItem.Source.EXPERT for g in gold)
+        if generated < pool:
+            # Make gold from accepted masks first (experts' gold bootstraps a new project),
+            # and enough of it that grids do not show the same few gold cells again and again.
+            gold_service.gold_generate(project=project, count=pool - generated)
+            gold = _active_gold(project)
         if len(gold) < gold_per_grid:
             raise NotEnoughGold(
                 f"project {project.name!r} has {len(gold)} active gold item(s); every grid "
-                f"needs {gold_per_grid}: experts add known-bad masks first"
+                f"needs {gold_per_grid} and no accepted masks are left to make more from: "
+                "experts add known-bad masks first"
             )
+        # Experts' gold only bootstraps a project: once enough gold made from real work
+        # exists, grids draw from that alone (drawn gold looks drawn).
+        real_work = [g for g in gold if g.source != GoldItem.Source.EXPERT]
+        if len(real_work) >= gold_per_grid:
+            gold = real_work
         chooser = random.SystemRandom()
         for need, masks in sorted(by_need.items(), reverse=True):
             for start in range(0, len(masks), per_grid):
@@ -278,6 +298,14 @@ def verification_post_grids(*, project: Project, allow_partial: bool = False) ->
                 picked = chooser.sample(gold, gold_per_grid)
                 posted.append(_grid_post(project, chunk, picked, need, first_round))
     return posted
+
+
+def _active_gold(project: Project) -> list[GoldItem]:
+    return list(
+        GoldItem.objects.filter(project=project, active=True)
+        .select_related("category")
+        .order_by("id")
+    )
 
 
 def _grid_post(
@@ -302,20 +330,79 @@ def _grid_post(
             position=position,
             segmentation=item if isinstance(item, Segmentation) else None,
             gold=item if isinstance(item, GoldItem) else None,
+            render_seed=secrets.randbits(31),
         )
         for position, item in enumerate(items)
     ]
     GridCell.objects.bulk_create(cells)
-    # What the worker sees: opaque ids and the category's name; gold looks the same.
+    # What the worker sees: opaque ids, the category's name and the picture's URL (served
+    # only within a lease on this grid); gold looks the same.
     task.payload["cells"] = [
         {
             "id": cell.cell_id,
             "category": (cell.segmentation or cell.gold).category.name,  # type: ignore[union-attr]
+            "picture": reverse("verification-api:cell-picture", kwargs={"cell_id": cell.cell_id}),
         }
         for cell in cells
     ]
     task.save(update_fields=["payload"])
     return task
+
+
+def verification_partial_grids_post(*, now: datetime | None = None) -> int:
+    """For the periodic sweep: in every project whose newest pending mask is older than
+    `verification_partial_grid_after_minutes` (30), post the masks left over as a partial
+    grid, so a small final batch is verified. A project short of gold is skipped (the gold
+    page and gold_shortage show it to admins). Returns how many grids were posted; cheap and
+    idempotent when nothing waits."""
+    now = now or timezone.now()
+    newest = (
+        Segmentation.objects.filter(status=Segmentation.Status.PENDING)
+        .values("image__project")
+        .annotate(newest=Max("created_at"))
+    )
+    posted = 0
+    for row in newest:
+        project = Project.objects.get(id=row["image__project"])
+        quiet = project_setting(
+            project, "verification_partial_grid_after_minutes", PARTIAL_GRID_AFTER_MINUTES
+        )
+        if row["newest"] > now - timedelta(minutes=quiet):
+            continue
+        try:
+            posted += len(verification_post_grids(project=project, allow_partial=True))
+        except NotEnoughGold as error:
+            logger.warning("partial verification grid not posted: %s", error.reason)
+    return posted
+
+
+@dataclass(frozen=True)
+class GoldShortage:
+    masks_waiting: int
+    gold_active: int
+    gold_per_grid: int
+
+    @property
+    def message(self) -> str:
+        return (
+            f"{self.masks_waiting} mask(s) wait for verification but the project has "
+            f"{self.gold_active} active gold item(s) and every grid needs {self.gold_per_grid}"
+            ": no grid can be posted. Generate gold from accepted masks or have an expert "
+            "add known-bad masks."
+        )
+
+
+def gold_shortage(*, project: Project) -> GoldShortage | None:
+    """Masks waiting for a grid while the project has too little active gold to post one
+    (the condition behind NotEnoughGold), for the admins' warning; None when all is well."""
+    _, gold_per_grid = _grid_shape(project)
+    active = GoldItem.objects.filter(project=project, active=True).count()
+    if active >= gold_per_grid:
+        return None
+    waiting = masks_awaiting_grid(project).count()
+    if not waiting:
+        return None
+    return GoldShortage(masks_waiting=waiting, gold_active=active, gold_per_grid=gold_per_grid)
 
 
 # 2. Who may take a grid -----------------------------------------------------------------------
@@ -475,6 +562,9 @@ def segmentation_decide(*, segmentation_id: int) -> str:
                     "reason": f"{tally.good} of {tally.used} votes good",
                 },
             )
+            qualification.reference_from_accepted(
+                segmentation=segmentation, good_votes=tally.good, bad_votes=tally.bad
+            )
             return ACCEPTED
         segmentation.status = Segmentation.Status.REJECTED
         segmentation.save(update_fields=["status"])
@@ -487,6 +577,9 @@ def segmentation_decide(*, segmentation_id: int) -> str:
                 "reason": f"{tally.bad} of {tally.used} votes poor",
                 "requeued_task": segmentation_requeue(segmentation=segmentation),
             },
+        )
+        gold_service.gold_from_unanimous_rejection(
+            segmentation=segmentation, good_votes=tally.good, bad_votes=tally.bad
         )
         return REJECTED
 
@@ -541,6 +634,9 @@ def segmenter_block(*, worker: User, reason: str) -> int:
             .select_related("image", "category", "task", "instance")
         )
         Annotation.objects.filter(source_segmentation__in=live).delete()
+        discarded_ids = [segmentation.id for segmentation in live]
+        qualification.references_retire_discarded(segmentation_ids=discarded_ids)
+        gold_service.gold_retire_derived(segmentation_ids=discarded_ids)
         discarded = 0
         for segmentation in live:
             segmentation.status = Segmentation.Status.REJECTED

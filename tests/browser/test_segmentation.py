@@ -180,12 +180,13 @@ def test_fail_and_then_pass_a_training_task(page, annotator, coco_project, make_
     expert = make_worker(WorkerProfile.Role.EXPERT)
     dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
     reference = [(100, 60), (220, 60), (220, 180), (100, 180)]
-    qualification.reference_create(
-        author=expert,
-        image=stored_photo(coco_project),
-        category=dog,
-        polygons=[[v for point in reference for v in point]],
-    )
+    for color in [(40, 120, 200), (200, 120, 40)]:  # a retry is another instance
+        qualification.reference_create(
+            author=expert,
+            image=stored_photo(coco_project, color=color),
+            category=dog,
+            polygons=[[v for point in reference for v in point]],
+        )
     log_in(page, "ann", PASSWORD)
     page.goto("/segmentation/training/")
     page.get_by_role("link", name="Train", exact=True).click()
@@ -197,8 +198,12 @@ def test_fail_and_then_pass_a_training_task(page, annotator, coco_project, make_
     verdict = page.get_by_test_id("verdict")
     verdict.wait_for()
     assert verdict.inner_text().startswith("Not yet")
-    assert page.locator(".feedback.reference polygon").count() == 1, "the expert's outline"
+    assert page.locator(".feedback.reference polygon").count() == 0, "never the reference"
     assert page.locator(".feedback.yours polygon").count() == 1
+    assert "left out" in verdict.inner_text()
+    picture = page.get_by_test_id("feedback-picture")
+    picture.wait_for()
+    assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", picture.element_handle())
     assert not Qualification.objects.get(worker=annotator, category=dog).passed
 
     page.get_by_test_id("retry").click()

@@ -3,13 +3,25 @@ threshold with feedback on each try, only a pass qualifies, and admins see pass 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from annotation.errors import DomainError, NotFound
-from annotation.models import Category, WorkerProfile
-from annotation.models.segmentation import Qualification, TrainingAttempt
-from annotation.services import qualification
+from annotation.models import Category, Stage, WorkerProfile
+from annotation.models.segmentation import (
+    Qualification,
+    ReferenceMask,
+    Segmentation,
+    TrainingAttempt,
+)
+from annotation.services import qualification, task_engine
+from annotation.services.people import worker_create
+from annotation.stages.segmentation import segmentation_post_for_completed_spotting
 from tests.annotation.stages.test_labeling import DOG, make_image
+from tests.annotation.stages.test_segmentation import spot_pair
+from tests.annotation.stages.test_verification import make_mask
 from tests.conftest import PASSWORD
 
 CAT = 17
@@ -51,24 +63,46 @@ class TestReferences:
             )
 
 
+def make_other_annotator():  # type: ignore[no-untyped-def]
+    return worker_create(username="other", password=PASSWORD, role=WorkerProfile.Role.ANNOTATOR)
+
+
+def try_once(worker, category, polygons, project=None):  # type: ignore[no-untyped-def]
+    """Ask for the next training instance, then outline it: the feedback."""
+    project = project or category.taxonomy.project
+    reference = qualification.training_reference_next(
+        worker=worker, category=category, project=project
+    )
+    return qualification.training_attempt_submit(
+        worker=worker, reference_id=reference.id, polygons=polygons
+    )
+
+
+def add_reference(project, expert, category, polygons=REFERENCE):  # type: ignore[no-untyped-def]
+    return qualification.reference_create(
+        author=expert, image=make_image(project, 100, 80), category=category, polygons=polygons
+    )
+
+
 @pytest.mark.django_db
 class TestTraining:
-    def test_a_sloppy_try_fails_with_feedback_and_a_close_one_passes(
-        self, reference, annotator, dog
+    def test_a_sloppy_try_fails_with_area_feedback_and_a_close_one_passes(
+        self, coco_project, reference, expert, annotator, dog
     ):
-        failed = qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=SLOPPY
-        )
+        add_reference(coco_project, expert, dog)
+        failed = try_once(annotator, dog, SLOPPY)
         assert failed["passed"] is False and failed["qualified"] is False
         assert 0.4 < failed["iou"] < 0.7
         assert failed["threshold"] == 0.8
-        assert failed["reference"] == reference.polygons, "feedback shows the reference"
+        assert "reference" not in failed, "the reference's outline is never given away"
         assert failed["yours"] == SLOPPY
+        # SLOPPY (60 x 50) covers the 40 x 40 square: nothing missed, 1400 px added.
+        assert failed["missed_area"] == 0 and failed["added_area"] == pytest.approx(1400, abs=120)
+        assert failed["added_share"] == pytest.approx(1400 / 3000, abs=0.04)
+        assert failed["failed_tries_left"] == 2
         assert not qualification.is_qualified(worker=annotator, category=dog)
 
-        passed = qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=CLOSE
-        )
+        passed = try_once(annotator, dog, CLOSE)
         assert passed["passed"] is True and passed["tries"] == 2
         assert passed["iou"] >= 0.8
         assert qualification.is_qualified(worker=annotator, category=dog)
@@ -76,53 +110,99 @@ class TestTraining:
         assert record.best_iou == pytest.approx(passed["iou"], abs=1e-4)
         assert TrainingAttempt.objects.filter(qualification=record).count() == 2
 
-    def test_a_later_failed_try_keeps_the_qualification(self, reference, annotator, dog):
-        qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=CLOSE
-        )
-        qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=SLOPPY
-        )
+    def test_a_later_failed_try_keeps_the_qualification(
+        self, coco_project, reference, expert, annotator, dog
+    ):
+        add_reference(coco_project, expert, dog)
+        try_once(annotator, dog, CLOSE)
+        try_once(annotator, dog, SLOPPY)
         assert qualification.is_qualified(worker=annotator, category=dog)
 
     def test_the_threshold_is_a_project_setting(self, coco_project, reference, annotator, dog):
         coco_project.stage_settings = {"segmentation_qualification_iou": 0.5}
         coco_project.save()
-        result = qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=SLOPPY
-        )
+        result = try_once(annotator, dog, SLOPPY)
         assert result["passed"] is True and result["threshold"] == 0.5
 
-    def test_qualification_is_per_category(self, coco_project, reference, annotator):
-        qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=CLOSE
-        )
+    def test_qualification_is_per_category(self, coco_project, reference, annotator, dog):
+        try_once(annotator, dog, CLOSE)
         cat = Category.objects.get(taxonomy__project=coco_project, coco_id=CAT)
         assert not qualification.is_qualified(worker=annotator, category=cat)
 
-    def test_the_next_reference_is_the_least_tried_one(
+    def test_a_reference_is_handed_to_a_worker_once_and_kept_until_tried(
         self, coco_project, reference, expert, annotator, dog
     ):
-        other = qualification.reference_create(
-            author=expert, image=make_image(coco_project, 100, 80), category=dog, polygons=REFERENCE
+        other = add_reference(coco_project, expert, dog)
+        first = qualification.training_reference_next(
+            worker=annotator, category=dog, project=coco_project
         )
-        assert qualification.training_reference_next(worker=annotator, category=dog) == reference
+        again = qualification.training_reference_next(
+            worker=annotator, category=dog, project=coco_project
+        )
+        assert again == first, "a reload shows the instance handed out, not a new one"
         qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=SLOPPY
+            worker=annotator, reference_id=first.id, polygons=SLOPPY
         )
-        assert qualification.training_reference_next(worker=annotator, category=dog) == other
+        second = qualification.training_reference_next(
+            worker=annotator, category=dog, project=coco_project
+        )
+        assert {first, second} == {reference, other}
+        with pytest.raises(qualification.NotHandedOut, match="already tried"):
+            qualification.training_attempt_submit(
+                worker=annotator, reference_id=first.id, polygons=CLOSE
+            )
+        qualification.training_attempt_submit(
+            worker=annotator, reference_id=second.id, polygons=SLOPPY
+        )
+        with pytest.raises(NotFound, match="tried every training outline of dog"):
+            qualification.training_reference_next(
+                worker=annotator, category=dog, project=coco_project
+            )
+
+    def test_a_reference_not_handed_out_cannot_be_tried(self, reference, annotator):
+        with pytest.raises(qualification.NotHandedOut, match="not handed to you"):
+            qualification.training_attempt_submit(
+                worker=annotator, reference_id=reference.id, polygons=CLOSE
+            )
+
+    def test_failed_tries_are_limited_before_a_cool_down(
+        self, coco_project, expert, annotator, dog
+    ):
+        coco_project.stage_settings = {
+            "qualification_max_failed_tries": 2,
+            "qualification_cooldown_minutes": 60,
+        }
+        coco_project.save()
+        for _ in range(4):
+            add_reference(coco_project, expert, dog)
+        assert try_once(annotator, dog, SLOPPY)["cooldown_until"] is None
+        last = try_once(annotator, dog, SLOPPY)
+        assert last["failed_tries_left"] == 0 and last["cooldown_until"]
+        with pytest.raises(qualification.TrainingCoolDown, match="training opens again"):
+            qualification.training_reference_next(
+                worker=annotator, category=dog, project=coco_project
+            )
+        # An hour later the window has passed.
+        TrainingAttempt.objects.update(submitted_at=timezone.now() - timedelta(minutes=61))
+        assert try_once(annotator, dog, CLOSE)["passed"] is True
 
     def test_no_reference_is_a_clear_error(self, coco_project, annotator):
         cat = Category.objects.get(taxonomy__project=coco_project, coco_id=CAT)
         with pytest.raises(NotFound, match="no training outline for cat"):
-            qualification.training_reference_next(worker=annotator, category=cat)
+            qualification.training_reference_next(
+                worker=annotator, category=cat, project=coco_project
+            )
 
-    def test_a_bad_outline_is_refused_and_not_counted(self, reference, annotator, dog):
+    def test_a_bad_outline_is_refused_and_not_counted(
+        self, coco_project, reference, annotator, dog
+    ):
+        qualification.training_reference_next(worker=annotator, category=dog, project=coco_project)
         with pytest.raises(DomainError, match="finite"):
             qualification.training_attempt_submit(
                 worker=annotator, reference_id=reference.id, polygons=[[1, 2, 3, float("nan")]]
             )
         assert not Qualification.objects.filter(worker=annotator, tries__gt=0).exists()
+        assert try_once(annotator, dog, CLOSE)["passed"] is True, "the instance is still theirs"
 
 
 @pytest.mark.django_db
@@ -130,13 +210,12 @@ class TestPassRates:
     def test_pass_rates_per_category(self, coco_project, reference, make_worker):
         for number, outline in enumerate([CLOSE, SLOPPY, SLOPPY]):
             worker = make_worker(WorkerProfile.Role.ANNOTATOR, f"trainee{number}")
-            qualification.training_attempt_submit(
-                worker=worker, reference_id=reference.id, polygons=outline
-            )
+            try_once(worker, reference.category, outline)
         (row,) = qualification.pass_rates(project=coco_project)
         assert row["category"] == "dog"
         assert (row["workers"], row["passed"], row["attempts"]) == (3, 1, 3)
         assert row["pass_rate"] == pytest.approx(1 / 3)
+        assert row["references"] == 1
 
 
 @pytest.mark.django_db
@@ -162,6 +241,63 @@ class TestApi:
             format="json",
         )
         assert tried.status_code == 200 and tried.json()["passed"] is True
+
+    def test_attack_2_replayed_sending_back_the_feedback_does_not_pass(
+        self, api_client, coco_project, reference, expert, annotator
+    ):
+        """Issue 13, attack 2: fail once, read the reference out of the feedback, send it back.
+        The feedback carries no reference vertices, the same instance cannot be tried again,
+        a retry is another instance, and the references cannot be listed."""
+        add_reference(coco_project, expert, reference.category, polygons=CLOSE)
+        api_client.login(username="ann", password=PASSWORD)
+        listed = api_client.get(f"/api/v1/segmentation/projects/{coco_project.id}/references/")
+        assert listed.status_code == 403 and "experts" in listed.json()["detail"]
+        next_url = f"/api/v1/segmentation/projects/{coco_project.id}/training/next/"
+        first = api_client.post(next_url, {"category": DOG}, format="json").json()
+        attempt_url = f"/api/v1/segmentation/training/{first['reference']}/attempt/"
+        failed = api_client.post(
+            attempt_url, {"polygons": [[10, 10, 30, 10, 30, 30]]}, format="json"
+        )
+        assert failed.status_code == 200 and failed.json()["passed"] is False
+        body = failed.json()
+        stored = ReferenceMask.objects.get(id=first["reference"]).polygons
+        # Numbers and the trainee's own outline only: no vertex of the reference anywhere.
+        assert set(body) == {
+            "attempt",
+            "passed",
+            "qualified",
+            "iou",
+            "threshold",
+            "tries",
+            "category",
+            "yours",
+            "missed_area",
+            "added_area",
+            "missed_share",
+            "added_share",
+            "failed_tries_left",
+            "cooldown_until",
+            "feedback_picture",
+        }
+        assert body["yours"] != stored
+        # Whatever the attacker sends now, the same instance is closed to them.
+        replay = api_client.post(attempt_url, {"polygons": stored}, format="json")
+        assert replay.status_code == 409 and replay.json()["error"] == "training_not_handed_out"
+        second = api_client.post(next_url, {"category": DOG}, format="json").json()
+        assert second["reference"] != first["reference"], "a retry is another instance"
+        assert not Qualification.objects.get(worker=annotator).passed
+        # The feedback picture is the trainee's own, a PNG; nobody else's to read.
+        picture = api_client.get(body["feedback_picture"])
+        assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+        api_client.login(username="expert", password=PASSWORD)
+        assert (
+            api_client.get(
+                f"/api/v1/segmentation/projects/{coco_project.id}/references/"
+            ).status_code
+            == 200
+        )
+        api_client.force_authenticate(make_other_annotator())
+        assert api_client.get(body["feedback_picture"]).status_code == 404
 
     def test_bad_input_is_a_400_with_a_reason(self, api_client, reference, annotator):
         api_client.login(username="ann", password=PASSWORD)
@@ -195,9 +331,7 @@ class TestApi:
     def test_the_pass_rate_page_renders(
         self, client, coco_project, reference, admin_user, annotator
     ):
-        qualification.training_attempt_submit(
-            worker=annotator, reference_id=reference.id, polygons=CLOSE
-        )
+        try_once(annotator, reference.category, CLOSE)
         client.login(username="boss", password=PASSWORD)
         page = client.get("/segmentation/pass-rates/")
         assert page.status_code == 200
@@ -242,7 +376,6 @@ class TestPages:
 def test_reference_candidates_list_each_spotted_pair_once_in_image_order(
     coco_project, expert, make_worker, django_capture_on_commit_callbacks
 ):
-    from tests.annotation.stages.test_segmentation import spot_pair
 
     capture = django_capture_on_commit_callbacks
     first, dog = spot_pair(coco_project, [[(20, 20), (60, 20)], [(25, 22)]], make_worker, capture)
@@ -258,3 +391,83 @@ def test_reference_candidates_list_each_spotted_pair_once_in_image_order(
         (second.id, DOG, False),
     ]
     assert len(qualification.reference_candidates(limit=2)) == 2
+
+
+@pytest.mark.django_db
+def test_a_trainee_never_segments_the_pair_they_trained_on(
+    coco_project, expert, make_worker, django_capture_on_commit_callbacks
+):
+    capture = django_capture_on_commit_callbacks
+    trained_image, dog = spot_pair(coco_project, [[(30, 30)]], make_worker, capture)
+    other_image, _ = spot_pair(coco_project, [[(30, 30)]], make_worker, capture)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    qualification.reference_create(
+        author=expert,
+        image=trained_image,
+        category=dog,
+        polygons=[[20, 20, 40, 20, 40, 40, 20, 40]],
+    )
+    trainee = make_worker(WorkerProfile.Role.ANNOTATOR, "trainee")
+    result = try_once(trainee, dog, [[20, 20, 40, 20, 40, 40, 20, 40]])
+    assert result["passed"] is True
+    lease = task_engine.task_next_for_worker(worker=trainee, stage=Stage.SEGMENTATION)
+    assert lease is not None and lease.task.image_id == other_image.id
+    task_engine.assignment_release(assignment_id=lease.id, worker=trainee)
+    leased_images = set()
+    for _ in range(3):
+        again = task_engine.task_next_for_worker(worker=trainee, stage=Stage.SEGMENTATION)
+        if again is None:
+            break
+        leased_images.add(again.task.image_id)
+        task_engine.assignment_release(assignment_id=again.id, worker=trainee)
+    assert trained_image.id not in leased_images
+
+
+@pytest.mark.django_db
+def test_accepted_masks_train_once_a_category_has_enough_of_them(
+    coco_project, reference, make_worker, annotator, dog
+):
+    """Accepted masks with only good votes join the references from the configured number
+    on; before that only experts' references are handed out."""
+    coco_project.stage_settings = {
+        "qualification_accepted_references_min": 3,
+        "qualification_max_failed_tries": 10,
+    }
+    coco_project.save()
+    segmenter = make_worker()
+    accepted = []
+    for k in range(3):
+        mask = make_mask(coco_project, segmenter, x=20.0 + 50 * k)
+        Segmentation.objects.filter(id=mask.id).update(status=Segmentation.Status.ACCEPTED)
+        made = qualification.reference_from_accepted(segmentation=mask, good_votes=3, bad_votes=0)
+        assert made is not None and made.source == ReferenceMask.Source.ACCEPTED
+        accepted.append(made)
+        if k < 2:
+            newcomer = make_worker()
+            assert (
+                qualification.training_reference_next(
+                    worker=newcomer, category=dog, project=coco_project
+                )
+                == reference
+            ), "too few accepted references yet: only the expert's"
+    mask = make_mask(coco_project, segmenter, x=150)
+    assert (
+        qualification.reference_from_accepted(segmentation=mask, good_votes=4, bad_votes=1) is None
+    ), "a mask with a poor vote trains nobody"
+
+    def everything_handed_to(worker):  # type: ignore[no-untyped-def]
+        handed = []
+        while True:
+            try:
+                got = qualification.training_reference_next(
+                    worker=worker, category=dog, project=coco_project
+                )
+            except NotFound:
+                return handed
+            handed.append(got)
+            qualification.training_attempt_submit(
+                worker=worker, reference_id=got.id, polygons=SLOPPY
+            )
+
+    assert set(everything_handed_to(make_worker())) == {reference, *accepted}
+    assert everything_handed_to(segmenter) == [reference], "never one's own accepted mask"

@@ -203,7 +203,8 @@ class TestGrids:
         assert grid.stage == Stage.VERIFICATION and grid.answers_needed == 3
         cells = grid.payload["cells"]
         assert len(cells) == 8
-        assert set(cells[0]) == {"id", "category"}, "nothing in a cell says gold"
+        assert set(cells[0]) == {"id", "category", "picture"}, "nothing in a cell says gold"
+        assert cells[0]["picture"] == f"/api/v1/verification/cells/{cells[0]['id']}/picture/"
         assert {c["id"] for c in cells} == set(cells_of(grid))
         assert len(gold_cells(grid)) == 4
         assert {c.segmentation_id for c in cells_of(grid).values()} - {None} == {
@@ -493,13 +494,19 @@ class TestApi:
         make_mask(small_grids, make_worker())
         add_gold(small_grids, expert)
         (grid,) = verification_post_grids(project=small_grids, allow_partial=True)
-        api_client.force_authenticate(make_worker())
+        verifier, outsider = make_worker(), make_worker()
+        api_client.force_authenticate(outsider)
+        first = grid.payload["cells"][0]["picture"]
+        refused = api_client.get(first)
+        assert refused.status_code == 403 and refused.json()["error"] == "cell_not_leased"
+        assert task_engine.task_next_for_worker(worker=verifier, stage=Stage.VERIFICATION)
+        api_client.force_authenticate(verifier)
         modes = set()
-        for cell_id in cells_of(grid):
-            response = api_client.get(f"/api/v1/verification/cells/{cell_id}/picture/")
+        for cell in grid.payload["cells"]:
+            response = api_client.get(cell["picture"])
             assert response.status_code == 200 and response["Content-Type"] == "image/png"
             picture = PIL.Image.open(io.BytesIO(response.content))
-            assert max(picture.size) == 160
+            assert 144 <= max(picture.size) <= 176
             modes.add(picture.mode)
         assert modes == {"RGB"}
         missing = api_client.get("/api/v1/verification/cells/nope/picture/")

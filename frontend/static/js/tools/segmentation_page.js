@@ -155,7 +155,8 @@ async function submitTraining() {
     return;
   }
   busy = false;
-  editor.showFeedback(feedback.yours, feedback.reference);
+  // The server never sends the reference's outline: only areas and a coarse picture.
+  editor.showFeedback(feedback.yours, []);
   const box = $("feedback");
   box.hidden = false;
   box.replaceChildren();
@@ -164,9 +165,21 @@ async function submitTraining() {
   text.dataset.testid = "verdict";
   text.className = feedback.passed ? "passed" : "failed";
   text.textContent = feedback.passed
-    ? `Passed: your outline overlaps the expert's by ${percent(feedback.iou)} (needed ${percent(feedback.threshold)}). You can now outline ${feedback.category} objects.`
-    : `Not yet: your outline overlaps the expert's by ${percent(feedback.iou)}, ${percent(feedback.threshold)} is needed. Green is the expert's outline, yellow is yours: follow the border more closely.`;
+    ? `Passed: your outline overlaps the reference by ${percent(feedback.iou)} (needed ${percent(feedback.threshold)}). You can now outline ${feedback.category} objects.`
+    : `Not yet: your outline overlaps the reference by ${percent(feedback.iou)}, ${percent(feedback.threshold)} is needed. You left out ${percent(feedback.missed_share)} of the object (red blocks) and ${percent(feedback.added_share)} of your outline lies off it (blue blocks): follow the border more closely. The next try is another object.`;
   box.appendChild(text);
+  if (feedback.feedback_picture) {
+    const picture = document.createElement("img");
+    picture.src = feedback.feedback_picture;
+    picture.alt = "your outline in yellow; red blocks: parts of the object left out; blue blocks: outline off the object";
+    picture.dataset.testid = "feedback-picture";
+    box.appendChild(picture);
+  }
+  if (!feedback.passed && feedback.cooldown_until) {
+    const wait = document.createElement("p");
+    wait.textContent = `That was your last try for now: training opens again at ${new Date(feedback.cooldown_until).toLocaleString()}.`;
+    box.appendChild(wait);
+  }
   const next = document.createElement("a");
   if (feedback.passed) {
     next.href = "/segmentation/";
