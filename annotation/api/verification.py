@@ -14,16 +14,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.api.permissions import IsAdminRole
+from annotation.api.permissions import IsAdminRole, IsExpertRole
 from annotation.api.views import signed_in
-from annotation.errors import NotFound, WrongState
-from annotation.models import Image, Project
+from annotation.errors import NotFound
+from annotation.models import Project
 from annotation.models.segmentation import Segmentation
 from annotation.models.verification import GoldItem
+from annotation.selectors import access
 from annotation.selectors.projects import category_by_coco_id
 from annotation.services import cell_pictures
 from annotation.services import gold as gold_service
-from annotation.services.people import is_expert
 from annotation.stages import crowd, verification
 
 
@@ -47,12 +47,10 @@ class CellPictureApi(APIView):
 class GoldPictureApi(APIView):
     """GET a gold item's picture (experts reviewing gold)."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsExpertRole]
 
     @extend_schema(responses={(200, "image/png"): bytes})
     def get(self, request: Request, pk: int) -> HttpResponse:
-        if not is_expert(signed_in(request)):
-            raise WrongState("only experts and admins review gold")
         gold = GoldItem.objects.select_related("image").filter(id=pk).first()
         if gold is None:
             raise NotFound(f"gold item {pk} does not exist")
@@ -91,7 +89,7 @@ class GoldInput(serializers.Serializer):
 class GoldCreateApi(APIView):
     """Experts add a known-bad mask: a rejected mask by id, or a bad outline drawn now."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsExpertRole]
 
     @extend_schema(request=GoldInput, responses={201: dict})
     def post(self, request: Request) -> Response:
@@ -111,7 +109,7 @@ class GoldCreateApi(APIView):
                 raise serializers.ValidationError(
                     {k: "required without a segmentation" for k in missing}
                 )
-            image = get_object_or_404(Image.objects.select_related("project"), pk=fields["image"])
+            image = access.image_for(request.user, fields["image"])
             category = category_by_coco_id(image.project, fields["category"])
             gold = verification.gold_create(
                 author=signed_in(request),
@@ -132,11 +130,11 @@ class GoldGenerateInput(serializers.Serializer):
 class GoldGenerateApi(APIView):
     """Experts make gold from a project's accepted masks with real workers' mistakes."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsExpertRole]
 
     @extend_schema(request=GoldGenerateInput, responses={201: dict})
     def post(self, request: Request, pk: int) -> Response:
-        project = get_object_or_404(Project, pk=pk)
+        project = access.project_for(request.user, pk)
         data = GoldGenerateInput(data=request.data)
         data.is_valid(raise_exception=True)
         made = gold_service.gold_generate(
@@ -156,7 +154,7 @@ class GoldActiveInput(serializers.Serializer):
 class GoldActiveApi(APIView):
     """Experts retire a gold item ({"active": false, "reason": ...}) or restore it."""
 
-    permission_classes = [IsAuthenticated]
+    permission_classes = [IsExpertRole]
 
     @extend_schema(request=GoldActiveInput, responses={200: dict})
     def post(self, request: Request, pk: int) -> Response:

@@ -356,14 +356,15 @@ def verification_partial_grids_post(*, now: datetime | None = None) -> int:
     page and gold_shortage show it to admins). Returns how many grids were posted; cheap and
     idempotent when nothing waits."""
     now = now or timezone.now()
-    newest = (
+    newest = list(
         Segmentation.objects.filter(status=Segmentation.Status.PENDING)
         .values("image__project")
         .annotate(newest=Max("created_at"))
     )
+    projects = Project.objects.in_bulk([row["image__project"] for row in newest])
     posted = 0
     for row in newest:
-        project = Project.objects.get(id=row["image__project"])
+        project = projects[row["image__project"]]
         quiet = project_setting(
             project, "verification_partial_grid_after_minutes", PARTIAL_GRID_AFTER_MINUTES
         )

@@ -246,7 +246,7 @@ class TestMembership:
                 "user__username", "role"
             )
         )
-        assert roles == {"annotator": "annotator", "expert": "expert"}
+        assert roles == {"annotator": "annotator", "annotator2": "annotator", "expert": "expert"}
 
     def test_the_admin_shows_a_projects_members(self, client, coco_project, admin_user, annotator):
         client.force_login(admin_user)

@@ -217,11 +217,11 @@ def test_when_nothing_is_wrong_the_sweep_costs_the_same_few_queries(
     make_worker, capture, django_assert_num_queries
 ):
     a_finished_project("One", make_worker, capture)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         assert pipeline_sweep(grace=NOW).repairs == 0
     for name in ("Two", "Three"):
         a_finished_project(name, make_worker, capture)
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(11):
         assert pipeline_sweep(grace=NOW).repairs == 0
 
 

@@ -372,6 +372,8 @@ def test_attack_3_replayed_redrawing_masks_finds_gold_no_better_than_chance(
         assert lease.status_code == 200 and lease.json(), lease.content
         for image in images:
             listed = api_client.get(f"/api/v1/segmentation/images/{image.id}/masks/")
+            if listed.status_code == 403:  # not the photo of a lease held: nothing to read
+                continue
             assert listed.status_code == 200
             for mask in listed.json()["masks"]:
                 readable[mask["id"]] = {"image": image, **mask}

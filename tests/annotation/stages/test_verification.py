@@ -526,7 +526,7 @@ class TestApi:
         image = make_image(small_grids, width=200, height=100)
         api_client.force_authenticate(make_worker())
         body = {"image": image.id, "category": DOG, "polygons": square(10, 10)}
-        assert api_client.post("/api/v1/verification/gold/", body, format="json").status_code == 409
+        assert api_client.post("/api/v1/verification/gold/", body, format="json").status_code == 403
         api_client.force_authenticate(expert)
         for i in range(4):
             body["polygons"] = square(10 + 30 * i, 10)
