@@ -33,9 +33,9 @@ from annotation.selectors.coco_export import (
     categories_for_export,
     image_list_for_export,
     images_for_export,
-    images_in_export,
     images_left_out,
     presence_for_export,
+    split_filter,
 )
 from annotation.services.coco_entries import (
     RLE_FORMS,
@@ -114,12 +114,24 @@ def _progress_adapter(progress: Progress | None, total: int, offset: int) -> Any
     return report
 
 
-def _left_out_manifest(project: Project, split: str | None, include_unfinished: bool) -> dict:
-    """What the manifest says about images left out because their annotation is unfinished."""
+def left_out_ids(*, project: Project, split: str | None, include_unfinished: bool) -> set[int]:
+    """Export ids of the images an export leaves out (none with `include_unfinished`); ids
+    must have been given (image_ids_assign)."""
     if include_unfinished:
-        return {"include_unfinished": True, "left_out_unfinished": []}
+        return set()
     left_out = images_left_out(project=project, split=split).values_list("coco_id", flat=True)
-    return {"include_unfinished": False, "left_out_unfinished": list(left_out)}
+    return {coco_id for coco_id in left_out if coco_id is not None}
+
+
+def export_total(*, project: Project, split: str | None, left_out: set[int]) -> int:
+    """Entries of an instances export: its images and their annotations."""
+    images = Image.objects.filter(split_filter(split), project=project).count()
+    annotations = annotations_for_export(project=project, split=split)
+    total = images + annotations.count()
+    if left_out:
+        dropped = annotations.filter(image__coco_id__in=left_out).count()
+        total -= len(left_out) + dropped
+    return total
 
 
 def instances_export(
@@ -133,20 +145,23 @@ def instances_export(
     offset: int = 0,
     assign_ids: bool = True,
     include_unfinished: bool = False,
+    left_out: set[int] | None = None,
 ) -> ExportResult:
-    """Write the project's accepted annotations (of one split or all) as a COCO file.
-    `assign_ids=False`: the caller has just given the images their ids (export_run)."""
+    """Write the project's accepted annotations (of one split or all) as a COCO file; only
+    images whose annotation is finished unless `include_unfinished`. `assign_ids=False` and
+    `left_out`: the caller has just given the images their ids and found the images left out
+    (export_run)."""
     if rle_form not in RLE_FORMS:
         raise DomainError(f"RLE form must be one of {', '.join(RLE_FORMS)}, not {rle_form!r}")
     if assign_ids:
         image_ids_assign(project=project)
+    if left_out is None:
+        left_out = left_out_ids(project=project, split=split, include_unfinished=include_unfinished)
     licenses = licenses_assign(project=project)
-    images = images_for_export(project=project, split=split, include_unfinished=include_unfinished)
-    annotations = annotations_for_export(
-        project=project, split=split, include_unfinished=include_unfinished
-    )
+    images = images_for_export(project=project, split=split)
+    annotations = annotations_for_export(project=project, split=split)
     if total is None:
-        total = images.count() + annotations.count()
+        total = export_total(project=project, split=split, left_out=left_out)
     used_licenses = [
         {"url": lic.url, "id": lic.coco_id, "name": lic.name}
         for lic in project.export_licenses.order_by("coco_id")
@@ -155,9 +170,15 @@ def instances_export(
         out,
         info=info_entry(project),
         licenses=used_licenses,
-        images=(image_entry(row, licenses) for row in images.iterator(chunk_size=CHUNK)),
+        images=(
+            image_entry(row, licenses)
+            for row in images.iterator(chunk_size=CHUNK)
+            if row["coco_id"] not in left_out
+        ),
         annotations=(
-            annotation_entry(row, rle_form) for row in annotations.iterator(chunk_size=CHUNK)
+            annotation_entry(row, rle_form)
+            for row in annotations.iterator(chunk_size=CHUNK)
+            if row[1] not in left_out  # the image's export id
         ),
         categories=categories_for_export(project=project),
         progress=_progress_adapter(progress, total, offset),
@@ -165,7 +186,8 @@ def instances_export(
             "project": project.name,
             "split": split or "all",
             "kind": "instances",
-            **_left_out_manifest(project, split, include_unfinished),
+            "include_unfinished": include_unfinished,
+            "left_out_unfinished": sorted(left_out),
         },
         software_version=software_version(),
     )
@@ -178,17 +200,20 @@ def presence_export(
     out: Path,
     assign_ids: bool = True,
     include_unfinished: bool = False,
+    left_out: set[int] | None = None,
 ) -> ExportResult:
     """Stage 2's category-presence labels (thesis §2.4.1): which categories labeling workers
     found in each image, with the icon positions they placed (worker ids left out)."""
     if assign_ids:
         image_ids_assign(project=project)
-    labels = presence_for_export(
-        project=project, split=split, include_unfinished=include_unfinished
-    )
+    if left_out is None:
+        left_out = left_out_ids(project=project, split=split, include_unfinished=include_unfinished)
+    labels = presence_for_export(project=project, split=split)
 
     def rows() -> Iterator[dict]:
         for image_id, category_id, positions in labels.iterator(chunk_size=CHUNK):
+            if image_id in left_out:
+                continue
             yield {
                 "image_id": image_id,
                 "category_id": category_id,
@@ -216,20 +241,25 @@ def image_lists_export(
     prefix: str = "",
     assign_ids: bool = True,
     include_unfinished: bool = False,
+    left_out: set[int] | None = None,
 ) -> list[Path]:
     """One text file per split (only the asked split's, when one is asked),
     `<image id><TAB><file name>` a line, in id order."""
     if assign_ids:
         image_ids_assign(project=project)
+    if left_out is None:
+        left_out = left_out_ids(project=project, split=split, include_unfinished=include_unfinished)
     written = []
-    images = images_in_export(project=project, split=split, include_unfinished=include_unfinished)
-    splits = set(images.values_list("split", flat=True).distinct())
-    for name in sorted(splits):
+    splits = Image.objects.filter(split_filter(split), project=project).values_list(
+        "split", flat=True
+    )
+    for name in sorted(set(splits.distinct())):
+        rows = image_list_for_export(project=project, split=name).iterator(chunk_size=CHUNK)
+        lines = (
+            f"{coco_id}\t{file_name}" for coco_id, file_name in rows if coco_id not in left_out
+        )
         path = Path(out_dir) / f"{prefix}images_{name or 'unassigned'}.txt"
-        rows = image_list_for_export(
-            project=project, split=name, include_unfinished=include_unfinished
-        ).iterator(chunk_size=CHUNK)
-        write_lines(path, (f"{coco_id}\t{file_name}" for coco_id, file_name in rows))
+        write_lines(path, lines)
         written.append(path)
     return written
 
@@ -269,23 +299,18 @@ def export_run(
         raise DomainError(f"export kinds are {', '.join(EXPORT_KINDS)}; got {kinds!r}")
     out_dir = Path(out_dir)
     names = default_file_names(split=split)
+    image_ids_assign(project=project)  # once for every kind below
+    left_out = left_out_ids(project=project, split=split, include_unfinished=include_unfinished)
     total = 0
     if "instances" in kinds:
-        total = (
-            images_in_export(
-                project=project, split=split, include_unfinished=include_unfinished
-            ).count()
-            + annotations_for_export(
-                project=project, split=split, include_unfinished=include_unfinished
-            ).count()
-        )
-    image_ids_assign(project=project)  # once for every kind below
+        total = export_total(project=project, split=split, left_out=left_out)
     run = ExportRun()
     if "instances" in kinds:
         out = out_dir / (instances_name or names["instances"])
         result = instances_export(
             project=project, split=split, out=out, rle_form=rle_form, progress=progress,
             total=total, assign_ids=False, include_unfinished=include_unfinished,
+            left_out=left_out,
         )  # fmt: skip
         run.files.append(out)
         run.results.append(result)
@@ -298,6 +323,7 @@ def export_run(
                 out=out,
                 assign_ids=False,
                 include_unfinished=include_unfinished,
+                left_out=left_out,
             )
         )
         run.files.append(out)
@@ -309,6 +335,7 @@ def export_run(
                 split=split,
                 assign_ids=False,
                 include_unfinished=include_unfinished,
+                left_out=left_out,
             )
         )
     if progress is not None:

@@ -68,13 +68,20 @@ def start_worker(tmp_path) -> Iterator[Callable[[], subprocess.Popen]]:  # type:
         workers.append(worker)
         return worker
 
+    def route(routes: object) -> None:
+        celery_app.conf.task_routes = routes
+        # The router is built once per process from the routes: build it again.
+        celery_app.amqp.flush_routes()
+        celery_app.amqp.router = celery_app.amqp.Router()
+
     eager, routes = celery_app.conf.task_always_eager, celery_app.conf.task_routes
     celery_app.conf.task_always_eager = False
-    celery_app.conf.task_routes = {run_export.name: {"queue": queue}}
+    route({run_export.name: {"queue": queue}})
     try:
         yield start
     finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_routes = eager, routes
+        celery_app.conf.task_always_eager = eager
+        route(routes)
         for worker in workers:
             if worker.poll() is None:
                 worker.terminate()
