@@ -33,9 +33,8 @@ from django.db.models import Count, Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from annotation import events
-from annotation.models import Assignment, Candidate, Project, Stage, Task
+from annotation.models import Candidate, Project, Stage, Task
 from annotation.models.evaluation import Submission
-from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
 from annotation.models.segmentation import Segmentation, SegmentationProgress
 from annotation.models.verification import GridCell
@@ -148,21 +147,23 @@ def pipeline_sweep(*, now: datetime | None = None, grace: timedelta | None = Non
 
 
 def _projects_with_unstarted_pairs(cutoff: datetime) -> list[int]:
-    """Spots of complete spotting tasks whose (image, category) has no segmentation yet."""
+    """Complete spotting tasks that kept spots but whose (image, category) has no
+    segmentation yet. Read from the tasks (their result counts the kept spots), not from
+    the spots: eight times fewer rows."""
     started = SegmentationProgress.objects.filter(
         image_id=OuterRef("image_id"), category_id=OuterRef("category_id")
     )
     return list(
-        Spot.objects.filter(
-            task__stage=Stage.SPOTTING,
-            task__status=Task.Status.COMPLETE,
-            task__completed_at__lt=cutoff,
-            assignment__status=Assignment.Status.SUBMITTED,
+        Task.objects.filter(
+            stage=Stage.SPOTTING,
+            status=Task.Status.COMPLETE,
+            completed_at__lt=cutoff,
+            result__spots__gt=0,
         )
         .exclude(Exists(started))
-        .values_list("image__project_id", flat=True)
+        .values_list("project_id", flat=True)
         .distinct()
-        .order_by("image__project_id")
+        .order_by("project_id")
     )
 
 
