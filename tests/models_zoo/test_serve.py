@@ -40,10 +40,14 @@ def test_proposals_for_a_batch_of_images_carry_rle_polygon_box_and_score(tmp_pat
     media = tmp_path / "media"
     (media / "images").mkdir(parents=True)
     rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(media / "images" / "a.png")
+    Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(
+        media / "images" / "a.png"
+    )
     answer = serve.propose_images(
         image_paths={"7": "images/a.png", "8": "images/missing.png", "9": "../outside.png"},
-        top_n=5, root=tmp_path / "models", media_root=media,
+        top_n=5,
+        root=tmp_path / "models",
+        media_root=media,
     )
     assert answer["status"] == "ok" and answer["version"] == "sharpmask/v0001"
     assert set(answer["errors"]) == {"8", "9"} and "outside" in answer["errors"]["9"]
