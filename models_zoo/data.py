@@ -86,12 +86,18 @@ def records_from_coco(dataset: dict, *, pixels: dict[int, np.ndarray]) -> list[I
     return records
 
 
-def load_coco_folder(folder: Path) -> tuple[dict, list[ImageRecord]]:
-    """A folder with ``annotations.json`` and the images it names (``file_name``)."""
+def load_coco_folder(
+    folder: Path, *, media_root: Path | None = None
+) -> tuple[dict, list[ImageRecord]]:
+    """A folder with ``annotations.json``; each image is ``images/<file_name>`` in it, or,
+    when the entry has a ``path`` (cocoforge's training snapshots), ``media_root / path``."""
     dataset = json.loads((folder / "annotations.json").read_text())
     pixels = {}
     for info in dataset.get("images", []):
-        path = folder / "images" / info["file_name"]
+        if info.get("path") and media_root is not None:
+            path = media_root / info["path"]
+        else:
+            path = folder / "images" / info["file_name"]
         if path.is_file():
             pixels[info["id"]] = read_image(path)
     return dataset, records_from_coco(dataset, pixels=pixels)

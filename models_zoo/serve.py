@@ -21,10 +21,12 @@ import torch
 from celery import Celery
 
 from models_zoo.checkpoints import load_checkpoint, promoted_version
-from models_zoo.data import normalise, read_image
+from models_zoo.configs import run_config
+from models_zoo.data import load_coco_folder, normalise, read_image
 from models_zoo.fpn import FPNProposals
 from models_zoo.postprocess import proposals_to_records
 from models_zoo.sharpmask import SharpMask
+from models_zoo.train import train_and_promote
 
 QUEUE = "models"
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -45,8 +47,12 @@ _loaded: dict[str, tuple[Path, SharpMask | FPNProposals, dict[str, Any]]] = {}
 
 
 def checkpoint_root() -> Path:
-    media = Path(os.environ.get("MEDIA_ROOT", "media"))
-    return Path(os.environ.get("MODELS_CHECKPOINTS", media / "models"))
+    return Path(os.environ.get("MODELS_CHECKPOINTS", default_media_root() / "models"))
+
+
+def default_media_root() -> Path:
+    """The web app's MEDIA_ROOT (its default: var/media under the repository)."""
+    return Path(os.environ.get("MEDIA_ROOT", "var/media"))
 
 
 def served_model(
@@ -82,7 +88,7 @@ def propose_images(
     if served is None:
         return {"status": "no_checkpoint", "model": kind}
     model, meta = served
-    media = media_root or Path(os.environ.get("MEDIA_ROOT", "media"))
+    media = media_root or default_media_root()
     images: dict[str, list[dict[str, Any]]] = {}
     errors: dict[str, str] = {}
     for image_id, relative in image_paths.items():
@@ -122,3 +128,23 @@ def ping() -> dict[str, Any]:
         kind: (version.name if (version := promoted_version(root, kind)) else None)
         for kind in ("sharpmask", "fpn")
     }
+
+
+@app.task(name="models.train", queue=QUEUE, acks_late=False)
+def train_task(model: str, config: str, snapshot: str, snapshot_id: str) -> dict[str, Any]:
+    """Train on a snapshot the web app wrote under MEDIA_ROOT; the summary (version,
+    held-out metrics, promoted) is the result. Several GPUs: run models_zoo.train under
+    torchrun by hand instead (docs/admin/models.md)."""
+    media = default_media_root()
+    config_path = config if config in ("full", "tiny") else str(media / config)
+    run = run_config(model, config_path)
+    dataset, records = load_coco_folder(media / snapshot, media_root=media)
+    summary = train_and_promote(
+        run=run,
+        dataset=dataset,
+        records=records,
+        checkpoints=checkpoint_root(),
+        snapshot_id=snapshot_id,
+        progress=False,
+    )
+    return summary or {}

@@ -325,6 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     source.add_argument("--data", type=Path, help="folder with annotations.json and images/")
     source.add_argument("--generated", type=int, help="train on N generated shape images")
     parser.add_argument("--checkpoints", type=Path, required=True)
+    parser.add_argument("--media-root", type=Path, help="where snapshot image paths start")
     parser.add_argument("--snapshot-id", default="")
     parser.add_argument("--steps", type=int, help="override the config's steps")
     parser.add_argument("--refine-steps", type=int)
@@ -359,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         if not (args.data / "annotations.json").is_file():
             parser.error(f"{args.data} has no annotations.json")
-        dataset, records = load_coco_folder(args.data)
+        dataset, records = load_coco_folder(args.data, media_root=args.media_root)
         snapshot = args.snapshot_id or args.data.name
     summary = train_and_promote(
         run=run,

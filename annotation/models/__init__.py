@@ -9,6 +9,7 @@ from .instances import Instance
 from .labeling import CategoryPresence, Spot
 from .people import WorkerProfile
 from .projects import Project
+from .proposals import ImageProposals
 from .segmentation import (
     Qualification,
     ReferenceMask,
@@ -40,6 +41,7 @@ __all__ = [
     "GridCell",
     "GridOutcome",
     "Image",
+    "ImageProposals",
     "ImageRejection",
     "Instance",
     "Project",

@@ -46,6 +46,7 @@ from annotation.models import (
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
 from annotation.models.segmentation import Qualification, Segmentation, SegmentationProgress
+from annotation.selectors.proposals import proposal_start
 from annotation.services import task_engine
 from annotation.services.people import is_expert
 from annotation.stages import StageRules, hand_on_after_commit, register
@@ -132,6 +133,8 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
                 payload={
                     "spot": {"id": spot.id, "x": spot.x, "y": spot.y, "worker": spot.worker_id},
                     "order": len(tasked) + 1,
+                    # "Start from suggestion": the best model proposal covering the spot.
+                    "suggestion": proposal_start(image_id=image.id, x=spot.x, y=spot.y),
                 },
             )
         _stop(progress, SegmentationProgress.State.DONE, "no uncovered spot left")

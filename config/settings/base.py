@@ -114,7 +114,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # The `models` queue is consumed only by the GPU worker (docker-compose service `models`).
 # Task modules beyond pipelines/tasks.py (autodiscovered); stage modules with tasks load
 # with the app registry.
-CELERY_IMPORTS = ("pipelines.tasks_collection", "pipelines.tasks_export")
+CELERY_IMPORTS = ("pipelines.tasks_collection", "pipelines.tasks_export", "pipelines.tasks_models")
 CELERY_TASK_ROUTES = {"models_zoo.*": {"queue": "models"}}
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {
