@@ -20,4 +20,8 @@ def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
 
 
-__all__ = ["send_on_commit"]
+# A photo was stored (kwargs: image_id). pipelines/tasks_models.py asks the model service
+# for its mask proposals; nothing waits for them.
+image_stored = Signal()
+
+__all__ = ["image_stored", "send_on_commit"]

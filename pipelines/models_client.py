@@ -7,9 +7,11 @@ nothing here waits on the model service: when it is down, tasks go out without s
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 from celery import current_app, signature
+from celery.exceptions import AlwaysEagerIgnored
 from django.conf import settings
 from django.db.models import Q
 
@@ -26,9 +28,9 @@ BATCH = 16  # images per models task
 
 
 def models_queue_enabled() -> bool:
-    """False in the embedded default (no broker: tasks run in-process, and the model
-    service, a separate process, cannot be reached)."""
-    return not settings.CELERY_TASK_ALWAYS_EAGER
+    """Setting MODELS_SERVICE: on by default whenever there is a Celery broker (without one,
+    the model service, a separate process, cannot be reached)."""
+    return bool(settings.MODELS_SERVICE and settings.CELERY_BROKER_URL)
 
 
 def _send(name: str, kwargs: dict[str, Any], **options: Any) -> str | None:
@@ -36,7 +38,10 @@ def _send(name: str, kwargs: dict[str, Any], **options: Any) -> str | None:
     if not models_queue_enabled():
         return None
     try:
-        result = current_app.send_task(name, kwargs=kwargs, queue=QUEUE, retry=False, **options)
+        with warnings.catch_warnings():
+            # Eager mode runs our own tasks in-process; the models worker is another process.
+            warnings.simplefilter("ignore", AlwaysEagerIgnored)
+            result = current_app.send_task(name, kwargs=kwargs, queue=QUEUE, retry=False, **options)
     except Exception:  # any broker failure: the pipeline goes on without proposals
         log.warning("model service: could not queue %s", name, exc_info=True)
         return None
@@ -46,6 +51,8 @@ def _send(name: str, kwargs: dict[str, Any], **options: Any) -> str | None:
 def proposals_request(*, image_ids: list[int], kind: str = "sharpmask", top_n: int = 100) -> int:
     """Ask the model service for proposals of these images (in batches); the number of
     batches queued (0 when the queue is unreachable)."""
+    if not models_queue_enabled():
+        return 0
     images = Image.objects.filter(id__in=image_ids).exclude(Q(file="") | Q(file__isnull=True))
     paths = {str(image.id): image.file.name for image in images.only("id", "file")}
     ids = sorted(paths)
@@ -69,7 +76,7 @@ def models_service_status(*, timeout: float = 2.0) -> dict[str, Any]:
     """``{"state": "up", "promoted": {"sharpmask": "v0003", "fpn": None}}``, or
     ``{"state": "down" | "disabled", "reason": ...}``; waits at most ``timeout`` seconds."""
     if not models_queue_enabled():
-        return {"state": "disabled", "reason": "no Celery broker: the model service is off"}
+        return {"state": "disabled", "reason": "MODELS_SERVICE is off or there is no Celery broker"}
     try:
         result = current_app.send_task(PING, queue=QUEUE, retry=False, expires=timeout)
         promoted = result.get(timeout=timeout)

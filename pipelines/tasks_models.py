@@ -8,7 +8,9 @@ from typing import Any
 from celery import shared_task
 
 from annotation.errors import DomainError
+from annotation.events import image_stored
 from annotation.services.proposals import proposals_store
+from pipelines.models_client import proposals_request
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +33,11 @@ def store_proposals(answer: dict[str, Any]) -> int:
         except (DomainError, ValueError) as error:
             log.warning("proposals of image %s refused: %s", image_id, error)
     return stored
+
+
+def _on_image_stored(sender: object, *, image_id: int, **kwargs: Any) -> None:
+    """Images entering the pipeline get proposals: queue them on `models` (never waits)."""
+    proposals_request(image_ids=[image_id])
+
+
+image_stored.connect(_on_image_stored, dispatch_uid="pipelines.tasks_models.image_stored")

@@ -116,6 +116,9 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # with the app registry.
 CELERY_IMPORTS = ("pipelines.tasks_collection", "pipelines.tasks_export", "pipelines.tasks_models")
 CELERY_TASK_ROUTES = {"models_zoo.*": {"queue": "models"}}
+# Whether the web app sends work to the model service (queue `models`): on whenever there is
+# a broker. Off, tasks go out without model suggestions (docs/admin/models.md).
+MODELS_SERVICE = env_bool("MODELS_SERVICE", bool(CELERY_BROKER_URL))
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {
         "task": "pipelines.tasks.release_expired_leases",

@@ -40,6 +40,8 @@ os.environ.setdefault(
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment")
 # Tests that need task side effects run them in-process; the worker test sets its own.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+# No models worker consumes the `models` queue in tests: publish nothing unless a test asks.
+os.environ["MODELS_SERVICE"] = "0"
 
 from .base import *  # noqa: E402,F403
 

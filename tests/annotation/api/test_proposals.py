@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import PIL.Image
 import pytest
+import redis
 from django.core.management import call_command
 from django.urls import reverse
 from pycocotools import mask as mask_utils
@@ -264,3 +265,24 @@ def test_train_proposals_refuses_a_project_without_accepted_annotations(coco_pro
             "fpn",
             stdout=io.StringIO(),
         )
+
+
+def test_an_image_entering_the_pipeline_is_queued_for_proposals_on_the_models_queue(
+    coco_project, settings, django_capture_on_commit_callbacks
+):
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("embedded default: no broker, so the model service is off")
+    settings.MODELS_SERVICE = True
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    before = queue.llen("models")
+    with django_capture_on_commit_callbacks(execute=True):
+        result = image_ingest(
+            project=coco_project,
+            content=square_photo(7),
+            meta=SourceMetadata(source="upload", source_ref="q.png", file_name="q.png"),
+        )
+    assert result.image is not None
+    assert queue.llen("models") == before + 1
+    message = json.loads(queue.lindex("models", 0))
+    assert message["headers"]["task"] == "models.propose_images"
+    queue.lpop("models")  # no models worker consumes it in tests
