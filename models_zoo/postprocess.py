@@ -24,11 +24,11 @@ def paste_window_mask(
     ix1, iy1 = min(width, math.ceil(x0 + side)), min(height, math.ceil(y0 + side))
     if ix1 <= ix0 or iy1 <= iy0:
         return out
-    ys = (torch.arange(iy0, iy1, dtype=torch.float32) + 0.5 - y0) / side * 2 - 1
-    xs = (torch.arange(ix0, ix1, dtype=torch.float32) + 0.5 - x0) / side * 2 - 1
+    ys = (torch.arange(iy0, iy1, dtype=torch.float32, device=prob.device) + 0.5 - y0) / side * 2 - 1
+    xs = (torch.arange(ix0, ix1, dtype=torch.float32, device=prob.device) + 0.5 - x0) / side * 2 - 1
     grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)[None]
     sampled = F.grid_sample(prob[None, None].float(), grid, mode="bilinear", align_corners=False)
-    out[iy0:iy1, ix0:ix1] = (sampled[0, 0] > threshold).numpy()
+    out[iy0:iy1, ix0:ix1] = (sampled[0, 0] > threshold).cpu().numpy()
     return out
 
 

@@ -29,6 +29,7 @@ from models_zoo.sharpmask import SharpMask
 from models_zoo.train import train_and_promote
 
 QUEUE = "models"
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 
 app = Celery("cocoforge-models", broker=REDIS_URL, backend=REDIS_URL)
@@ -68,6 +69,7 @@ def served_model(
         cached = _loaded.get(kind)
         if cached is None or cached[0] != version:
             model, meta = load_checkpoint(version)
+            model.to(DEVICE)
             _loaded[kind] = (version, model, meta)
         _, model, meta = _loaded[kind]
     return model, meta
@@ -102,7 +104,7 @@ def propose_images(
             errors[image_id] = str(error)
             continue
         with torch.no_grad():
-            proposals = model.propose(normalise(pixels), top_k=max(top_n, 1))
+            proposals = model.propose(normalise(pixels).to(DEVICE), top_k=max(top_n, 1))
         images[image_id] = proposals_to_records(proposals, top_n=top_n)
     return {
         "status": "ok",

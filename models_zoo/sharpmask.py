@@ -138,7 +138,8 @@ class SharpMask(nn.Module):
                 continue
             scaled = F.interpolate(image[None], size=(h, w), mode="bilinear", align_corners=False)
             extra_h, extra_w = (-(h + 2 * pad)) % STRIDE, (-(w + 2 * pad)) % STRIDE
-            mode = "reflect" if c.backbone.padding == "reflect" and pad < min(h, w) else "constant"
+            reflect = c.backbone.padding == "reflect" and pad + STRIDE < min(h, w)
+            mode = "reflect" if reflect else "constant"
             padded = F.pad(scaled, (pad, pad + extra_w, pad, pad + extra_h), mode=mode)
             maps = self.backbone(padded)
             shared, mask, score = self.head(maps["c4"])

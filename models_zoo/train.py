@@ -168,7 +168,7 @@ def train_model(
                 out = wrapped(mine["input"], refine=(phase == "refine"))
                 if phase == "refine":
                     loss = mask_loss(out["refined"], mine["refined"], mine["label"], normaliser=n)
-                    parts = {"mask": float(loss)}
+                    parts = {"mask": float(loss.detach())}
                 else:
                     loss, parts = deepmask_loss(
                         out["mask"],
@@ -205,10 +205,17 @@ def train_model(
             optimizer.step()
             step += 1
             bar.update(1)
-            bar.set_postfix(loss=f"{float(loss) * world:.4f}", phase=phase)
+            bar.set_postfix(loss=f"{float(loss.detach()) * world:.4f}", phase=phase)
             if logfile and (step % t.log_every == 0 or step == step_total):
                 logfile.write(
-                    json.dumps({"step": step, "phase": phase, "loss": float(loss) * world, **parts})
+                    json.dumps(
+                        {
+                            "step": step,
+                            "phase": phase,
+                            "loss": float(loss.detach()) * world,
+                            **parts,
+                        }
+                    )
                     + "\n"
                 )
                 logfile.flush()

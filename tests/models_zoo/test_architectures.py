@@ -90,3 +90,11 @@ def test_tiny_configs_are_under_40k_parameters_and_run_on_small_images():
         assert parameters < 40_000, (model_name, parameters)
         proposals = model.propose(torch.randn(3, 64, 64), top_k=5)
         assert len(proposals) == 5
+
+
+def test_sharpmask_with_reflect_padding_proposes_on_images_smaller_than_its_padding():
+    config = dict(PRESETS["sharpmask"]["tiny"].model_config)
+    config["backbone"] = {**config["backbone"], "padding": "reflect"}
+    model = build_model("sharpmask", config).eval()
+    proposals = model.propose(torch.randn(3, 21, 29), top_k=4)
+    assert len(proposals) == 4 and proposals[0][1].shape == (21, 29)
