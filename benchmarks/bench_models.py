@@ -82,7 +82,7 @@ def quality(args: argparse.Namespace) -> None:
         run.train = replace(run.train, steps=args.steps, refine_steps=refine)
         started = time.time()
         with tempfile.TemporaryDirectory() as root:
-            summary = train_and_promote(
+            train_and_promote(
                 run=run,
                 dataset=dataset,
                 records=records,
@@ -91,7 +91,7 @@ def quality(args: argparse.Namespace) -> None:
                 progress=False,
             )
             meta = json.loads((Path(root) / model_name / "v0001" / "meta.json").read_text())
-        m = summary["metrics"]
+        m = meta["metrics"]
         steps = f"{args.steps}+{refine}" if refine else str(args.steps)
         print(
             f"| {model_name} | {steps} | {meta['train_images']} | {meta['heldout_images']} | "
@@ -142,7 +142,7 @@ def usefulness(args: argparse.Namespace) -> None:
             if len(truth) < 6:
                 continue
             inner = cv2.distanceTransform(obj["mask"].astype(np.uint8), cv2.DIST_L2, 3)
-            y, x = np.unravel_index(int(inner.argmax()), inner.shape)
+            y, x = (int(v) for v in np.unravel_index(int(inner.argmax()), inner.shape))
             covering = [p for p in proposals if p["polygon"] and _covers(p, x, y)]
             true_vertices = np.array(truth).reshape(-1, 2)
             scratch += len(true_vertices)
