@@ -17,6 +17,7 @@ from annotation.models import (
     Assignment,
     Category,
     Image,
+    ImageProposals,
     ImageRejection,
     Instance,
     Project,
@@ -29,6 +30,7 @@ from annotation.models import (
 )
 from annotation.services.projects import categories_from_csv, project_create
 from annotation.stage_settings import settings_check
+from pipelines.models_client import models_service_status
 
 
 class ProjectCreateForm(forms.Form):
@@ -263,3 +265,28 @@ class SubmissionAdmin(admin.ModelAdmin):
             .select_related("release", "submitter")
             .defer("results_gz", "release__hidden_ground_truth_gz")
         )
+
+
+@admin.register(ImageProposals)
+class ImageProposalsAdmin(admin.ModelAdmin):
+    """Proposals per image and model version; the list page says whether a models worker
+    answers (pipelines.models_client.models_service_status)."""
+
+    list_display = ("image", "model_version", "count", "created_at")
+    list_filter = ("model_version",)
+    readonly_fields = ("image", "model_version", "proposals", "created_at")
+
+    @admin.display(description="proposals")
+    def count(self, obj: ImageProposals) -> int:
+        return len(obj.proposals)
+
+    def changelist_view(self, request, extra_context=None):  # type: ignore[no-untyped-def]
+        status = models_service_status(timeout=1.0)
+        served = ", ".join(f"{k}: {v}" for k, v in (status.get("promoted") or {}).items())
+        level = messages.INFO if status["state"] == "up" else messages.WARNING
+        self.message_user(
+            request,
+            f"Model service {status['state']}. {status.get('reason', '')} {served}".strip(),
+            level,
+        )
+        return super().changelist_view(request, extra_context)

@@ -61,9 +61,14 @@ def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
 
 
+# image_id: int. A photo was stored: pipelines/tasks/models.py asks the model service for
+# its mask proposals; nothing waits for them.
+image_stored = Signal()
+
 __all__ = [
     "crowd_pairs_ready",
     "export_job_queued",
+    "image_stored",
     "images_ready_for_labeling",
     "masks_ready",
     "masks_verified",

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/", include("annotation.api.urls_segmentation")),
     path("api/v1/", include("annotation.api.urls_verification")),
     path("api/v1/", include("annotation.api.urls_export")),
+    path("api/v1/", include("annotation.api.urls_proposals")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),

@@ -10,6 +10,7 @@ from .labeling import CategoryPresence, Spot
 from .membership import Membership
 from .people import WorkerProfile
 from .projects import Project
+from .proposals import ImageProposals
 from .segmentation import (
     Qualification,
     ReferenceMask,
@@ -41,6 +42,7 @@ __all__ = [
     "GridCell",
     "GridOutcome",
     "Image",
+    "ImageProposals",
     "ImageRejection",
     "Instance",
     "Membership",

@@ -24,6 +24,7 @@ from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from annotation.events import image_stored, send_on_commit
 from annotation.models import Image, ImageRejection, Project
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
@@ -184,6 +185,7 @@ def image_ingest(*, project: Project, content: bytes, meta: SourceMetadata) -> I
         with transaction.atomic():
             image.file.save(storage_name, ContentFile(content), save=False)
             image.save()
+            send_on_commit(image_stored, image_id=image.id)
     except IntegrityError:
         # Another importer stored the same bytes between our check and our insert.
         image.file.delete(save=False)

@@ -51,6 +51,7 @@ from annotation.models.segmentation import (
     SegmentationProgress,
     TrainingAttempt,
 )
+from annotation.selectors.proposals import proposal_start
 from annotation.services import task_engine
 from annotation.services.people import is_expert
 from annotation.stages import StageRules, register
@@ -156,6 +157,8 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
             payload={
                 "spot": {"id": spot.id, "x": spot.x, "y": spot.y, "worker": spot.worker_id},
                 "order": len(tasked) + 1,
+                # "Start from suggestion": the best model proposal covering the spot.
+                "suggestion": proposal_start(image_id=image.id, x=spot.x, y=spot.y),
             },
         )
 

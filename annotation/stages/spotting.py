@@ -28,6 +28,7 @@ from annotation.errors import AnswerInvalid
 from annotation.models import Assignment, Category, Image, Project, Stage, Task
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
+from annotation.selectors.proposals import proposal_suggestions
 from annotation.services import task_engine
 from annotation.stages import StageRules, register
 
@@ -56,6 +57,9 @@ def spotting_task_post(
         payload={
             "primed": primed,
             "max_spots": project_setting(project, "spotting_max_spots", SPOTTING_MAX_SPOTS),
+            # Model proposal centres (x, y, score) the worker may accept or ignore; empty
+            # while the model service has not answered for this image.
+            "suggestions": proposal_suggestions(image_id=image.id),
         },
     )
 

@@ -137,6 +137,9 @@ if os.environ.get("CELERY_BROKER_KEY_PREFIX"):
 # The periodic sweep (pipelines/sweep.py): what a lost message left behind is repaired once
 # it is older than this (a hand-off still on its way is not repeated needlessly).
 PIPELINE_SWEEP_GRACE_SECONDS = int(os.environ.get("PIPELINE_SWEEP_GRACE_SECONDS", "600"))
+# Whether the web app sends work to the model service (queue `models`): on whenever there is
+# a broker. Off, tasks go out without model suggestions (docs/admin/models.md).
+MODELS_SERVICE = env_bool("MODELS_SERVICE", bool(CELERY_BROKER_URL))
 CELERY_BEAT_SCHEDULE = {
     "release-expired-leases": {
         "task": "pipelines.tasks.engine.release_expired_leases",

@@ -45,6 +45,8 @@ for _scope in ("LEASE", "SUBMIT", "TOKEN_ADDRESS", "TOKEN_ACCOUNT"):
     os.environ.setdefault(f"THROTTLE_{_scope}_RATE", "100000/minute")
 # Tests that need task side effects run them in-process; the worker test sets its own.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"
+# No models worker consumes the `models` queue in tests: publish nothing unless a test asks.
+os.environ["MODELS_SERVICE"] = "0"
 
 from .base import *  # noqa: E402,F403
 

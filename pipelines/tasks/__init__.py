@@ -12,10 +12,11 @@ and tests all have the receivers connected (no CELERY_IMPORTS list to keep in st
 - collection.py  collect_from_flickr (stage 1's query runs)
 - export.py      run_export (COCO export jobs)
 - evaluation.py  evaluate_submission (the evaluation server)
+- models.py      store_proposals (the model service's answers) and the image_stored receiver
 - sweep.py       sweep_pipeline (celery beat): repairs what a lost message left behind
 """
 
-from pipelines.tasks import collection, engine, evaluation, export, stages, sweep
+from pipelines.tasks import collection, engine, evaluation, export, models, stages, sweep
 from pipelines.tasks.engine import advance_task, ping, release_expired_leases
 from pipelines.tasks.evaluation import evaluate_submission
 from pipelines.tasks.export import run_export
@@ -28,6 +29,7 @@ __all__ = [
     "evaluate_submission",
     "evaluation",
     "export",
+    "models",
     "ping",
     "release_expired_leases",
     "run_export",

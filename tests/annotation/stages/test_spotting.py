@@ -48,10 +48,11 @@ class TestTasks:
         task = spotting_task_post(project=coco_project, image=image, category=dog, primed=primed)
         assert (task.stage, task.image_id, task.category_id) == (Stage.SPOTTING, image.id, dog.id)
         assert task.answers_needed == 8 and task.assignments.count() == 8
-        assert task.payload == {"primed": primed, "max_spots": 10}
+        assert task.payload == {"primed": primed, "max_spots": 10, "suggestions": []}
         coco_project.stage_settings = {"spotting_answers_per_task": 2, "spotting_max_spots": 4}
         again = spotting_task_post(project=coco_project, image=image, category=dog, primed=[])
-        assert again.answers_needed == 2 and again.payload == {"primed": [], "max_spots": 4}
+        assert again.answers_needed == 2
+        assert again.payload == {"primed": [], "max_spots": 4, "suggestions": []}
 
 
 @pytest.mark.django_db

@@ -1,0 +1,1 @@
+"""Heads own their losses: DeepMask head C, SharpMask refinement, FPN mask MLPs."""

@@ -1,0 +1,3 @@
+from models_zoo.necks.fpn import FeaturePyramid
+
+__all__ = ["FeaturePyramid"]
