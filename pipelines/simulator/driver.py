@@ -215,7 +215,13 @@ class Simulation:
             )  # fmt: skip
         # ... and known-bad gold masks: a quarter of a large object's box.
         ranked = sorted(
-            ((inst.area, inst.id, image, inst) for image, inst in largest.values()), reverse=True
+            (
+                (inst.area, inst.id, image, inst)
+                for image in self.gt.images
+                for inst in image.instances
+                if not inst.iscrowd and inst.polygons()
+            ),
+            key=lambda row: (-row[0], row[1]),
         )
         for _area, _id, image, inst in ranked[: self.o.gold]:
             x, y, w, h = inst.bbox_xywh
