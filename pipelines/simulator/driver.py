@@ -73,6 +73,7 @@ class Options:
     segmenter_share: float = 0.5  # annotators who also train and segment; all verify
     stage_settings: dict[str, Any] = field(default_factory=dict)  # the project's overrides
     threads: int = 4  # answers that complete no task are sent this many at a time
+    settle_timeout: float = 600.0  # seconds the hand-offs of one wave may take
     progress: Any = None  # a callable taking one line of text
 
 
@@ -98,6 +99,7 @@ class Simulation:
         self.image_of: dict[int, GtImage] = {}  # server image id -> ground truth image
         self.passes = 0
         self.waves = 0
+        self._waiting: list[int] | None = None
         self.settle_seconds = 0.0
 
     def say(self, line: str) -> None:
@@ -242,7 +244,9 @@ class Simulation:
     # The passes ------------------------------------------------------------------------------
 
     def settle(self) -> None:
-        self.settle_seconds += db.settle(self.project.id, queue=self.o.queue)
+        self.settle_seconds += db.settle(
+            self.project.id, queue=self.o.queue, timeout=self.o.settle_timeout
+        )
 
     def _passes(self) -> None:
         while self.passes < self.o.max_passes:
@@ -297,12 +301,15 @@ class Simulation:
         # The scheduler peeks at how many answer slots are free, so it stops asking once
         # they are all leased (the answer to the rest would be "no work for you").
         free = db.free_slots(self.project.id, stage)
+        self._waiting = None  # categories with segmentation work, per wave
         for position in order:
             if len(leased) >= free:
                 break
             worker = self.crew.annotators[int(position)]
             if worker.index in self.blocked:
                 continue
+            if stage == Stage.SEGMENTATION and not self._segments(worker):
+                continue  # never trained: the server would answer "no work for you"
             try:
                 assignment = self.client(worker).lease(stage=stage, project=self.project.id)
             except ApiError as error:
@@ -447,13 +454,15 @@ class Simulation:
         """An idle worker takes the training task of a category with waiting work."""
         client = self.client(worker)
         pk = self.project.id
-        listing = client.get(f"/api/v1/segmentation/projects/{pk}/training/")
+        if self._waiting is None:  # the training page's list, read once per wave
+            listing = client.get(f"/api/v1/segmentation/projects/{pk}/training/")
+            self._waiting = [c["id"] for c in listing["categories"] if c["work_waiting"]]
         qualified = Counter(c for w in self.crew.annotators for c in w.qualified)
         choices = [
-            c["id"] for c in listing["categories"]
-            if c["work_waiting"] and not c["qualified"]
-            and worker.tried.get(c["id"], 0) < TRAINING_TRIES
-            and qualified[c["id"]] < QUALIFIED_PER_CATEGORY
+            category for category in self._waiting
+            if category not in worker.qualified
+            and worker.tried.get(category, 0) < TRAINING_TRIES
+            and qualified[category] < QUALIFIED_PER_CATEGORY
         ]  # fmt: skip
         if not choices:
             return False

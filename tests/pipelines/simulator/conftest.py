@@ -9,6 +9,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -52,19 +53,19 @@ def eager_site(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def worker_site(tmp_path: Path) -> Iterator[tuple[str, str, dict]]:
+def worker_site(tmp_path: Path) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """The site and a real `celery worker` process fed through Redis on a queue of its own.
     Yields (url, queue, worker env); the worker is stopped after the test."""
     if connection.vendor != "postgresql" or not settings.CELERY_BROKER_URL.startswith("redis://"):
         pytest.skip("needs PostgreSQL and Redis (the embedded default runs tasks in-process)")
     queue = f"cocoforge-sim-{uuid.uuid4().hex[:8]}"
     env = site_env(tmp_path, queue=queue)
-    worker = start_worker(env, queue)
+    handle: dict[str, Any] = {"env": env, "worker": start_worker(env, queue)}
     try:
         with local_server(env=env) as url:
-            yield url, queue, {"env": env, "worker": worker}
+            yield url, queue, handle  # a test may replace handle["worker"] (a restart)
     finally:
-        stop_worker(worker)
+        stop_worker(handle["worker"])
 
 
 def start_worker(env: dict[str, str], queue: str) -> subprocess.Popen:
