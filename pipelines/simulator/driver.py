@@ -225,9 +225,13 @@ class Simulation:
             ),
             key=lambda row: (-row[0], row[1]),
         )
-        for _area, _id, image, inst in ranked[: self.o.gold]:
+        for number in range(self.o.gold if ranked else 0):
+            # A quarter of the box, cycling over the largest objects and the four corners.
+            _area, _id, image, inst = ranked[number % len(ranked)]
             x, y, w, h = inst.bbox_xywh
-            box = [x, y, x + w / 2, y, x + w / 2, y + h / 2, x, y + h / 2]
+            corner = (number // len(ranked)) % 4
+            left, top = x + (corner % 2) * w / 2, y + (corner // 2) * h / 2
+            box = [left, top, left + w / 2, top, left + w / 2, top + h / 2, left, top + h / 2]
             expert.post(
                 "/api/v1/verification/gold/",
                 {

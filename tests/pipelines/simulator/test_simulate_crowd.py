@@ -84,6 +84,27 @@ def test_a_bad_ground_truth_is_refused_with_the_reason(tmp_path):
 
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
+def test_hand_offs_through_a_real_worker_give_the_same_report_as_in_process(
+    worker_site, eager_site, tmp_path
+):
+    """The same seed gives the same report whether Celery runs the hand-offs in a worker
+    process fed through Redis or inside the requests."""
+    url, queue, _worker = worker_site
+    gt = read_ground_truth(small_ground_truth(tmp_path / "gt.json", images=1, strip=False))
+
+    def options(**where: str) -> Options:
+        return Options(workers=8, seed=3, stage_settings={"spotting_answers_per_task": 3},
+                       **where)  # type: ignore[arg-type]  # fmt: skip
+
+    through_worker = simulate(gt, options(url=url, queue=queue))
+    in_process = simulate(gt, options(url=eager_site))
+    assert through_worker["open_tasks_left"] == {} and through_worker["lost_answers"] == 0
+    assert through_worker["exported_instances"] > 0
+    assert without_timing(through_worker) == without_timing(in_process)
+
+
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
 def test_coco_tiny_through_a_real_worker_reaches_the_fidelity_targets(worker_site):
     """coco_tiny (80 images, 815 instances), 8 labeling answers of recall 0.5 per image, 10%
     spammers, 2 px vertex jitter, hand-offs through a real Celery worker on Redis."""
