@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import PIL.ImageDraw
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
@@ -290,9 +291,13 @@ def training_reference_next(*, worker: User, category: Category, project: Projec
                 "add more before you can train again"
             )
         least = candidates[0].used  # type: ignore[attr-defined]
-        reference = random.SystemRandom().choice(
-            [c for c in candidates if c.used == least]  # type: ignore[attr-defined]
-        )
+        fewest = [c for c in candidates if c.used == least]  # type: ignore[attr-defined]
+        # At random, so a trainee cannot tell which outline comes next; the crowd simulator's
+        # own site asks for the first instead, so that one seed gives one report.
+        if settings.QUALIFICATION_REFERENCE_CHOICE == "first":
+            reference = fewest[0]
+        else:
+            reference = random.SystemRandom().choice(fewest)
         TrainingAttempt.objects.create(qualification=mine, reference=reference)
         return reference
 

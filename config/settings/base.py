@@ -294,3 +294,9 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
+
+# Which of a category's least-used training outlines a trainee gets: "random" (people cannot
+# tell which comes next) or "first" (reproducible: the crowd simulator's own site uses it).
+QUALIFICATION_REFERENCE_CHOICE = os.environ.get("QUALIFICATION_REFERENCE_CHOICE", "random")
+if QUALIFICATION_REFERENCE_CHOICE not in {"random", "first"}:
+    raise ValueError("QUALIFICATION_REFERENCE_CHOICE must be random or first")

@@ -50,6 +50,7 @@ from pipelines.simulator.server import local_server
 
 STAGES = [Stage.LABELING, Stage.SPOTTING, Stage.SEGMENTATION, Stage.VERIFICATION, Stage.CROWD]
 TRAINING_TRIES = 3  # a worker gives up a category after this many failed training tries
+REFERENCES_PER_CATEGORY = 3  # the expert's training outlines per category
 # Idle workers train on a category with waiting work while fewer of the crew than this are
 # qualified on it (the rest keep to what they know).
 QUALIFIED_PER_CATEGORY = 3
@@ -199,22 +200,33 @@ class Simulation:
             for group in panel["supercategories"]
             for c in group["categories"]
         }
-        # The expert: one reference per category (its largest outlined instance) ...
-        largest: dict[int, tuple[GtImage, GtInstance]] = {}
+        # The expert: up to REFERENCES_PER_CATEGORY references per category (its largest
+        # outlined instances, on different photos where it can), since each reference is
+        # tried once per trainee (issue 13) ...
+        by_category: dict[int, list[tuple[GtImage, GtInstance]]] = {}
         for image in self.gt.images:
             for inst in image.instances:
                 if inst.iscrowd or not inst.polygons():
                     continue
-                best = largest.get(inst.category_id)
-                if best is None or inst.area > best[1].area:
-                    largest[inst.category_id] = (image, inst)
-        for category_id, (image, inst) in sorted(largest.items()):
-            x, y = _inside(inst)
-            expert.post(
-                "/api/v1/segmentation/references/",
-                {"image": self.server_id[image.id], "category": category_id,
-                 "polygons": inst.polygons(), "spot": {"x": x, "y": y}},
-            )  # fmt: skip
+                by_category.setdefault(inst.category_id, []).append((image, inst))
+        largest: dict[int, list[tuple[GtImage, GtInstance]]] = {}
+        for category_id, found in by_category.items():
+            found.sort(key=lambda pair: (-pair[1].area, pair[1].id))
+            chosen: list[tuple[GtImage, GtInstance]] = []
+            for image, inst in found:  # one per photo first ...
+                if len(chosen) < REFERENCES_PER_CATEGORY and all(
+                    image.id != other.id for other, _ in chosen
+                ):
+                    chosen.append((image, inst))
+            largest[category_id] = chosen
+        for category_id, chosen in sorted(largest.items()):
+            for image, inst in chosen:
+                x, y = _inside(inst)
+                expert.post(
+                    "/api/v1/segmentation/references/",
+                    {"image": self.server_id[image.id], "category": category_id,
+                     "polygons": inst.polygons(), "spot": {"x": x, "y": y}},
+                )  # fmt: skip
         # ... and known-bad gold masks: a quarter of a large object's box.
         ranked = sorted(
             (
@@ -242,7 +254,7 @@ class Simulation:
             )
         admin.post(f"/api/v1/labeling/projects/{pk}/tasks/", {})
         self.say(
-            f"{len(largest)} references, {min(self.o.gold, len(ranked))} gold items, labeling posted"
+            f"{sum(len(chosen) for chosen in largest.values())} references, {min(self.o.gold, len(ranked))} gold items, labeling posted"
         )
 
     # The passes ------------------------------------------------------------------------------
@@ -402,11 +414,16 @@ class Simulation:
             cells = [cell["id"] for cell in task["payload"]["cells"]]
             shown = db.cell_contents(cells)
             judged = []
+            golds = 0
             for cell_id in cells:
                 image_id, category_id, polygons, kind = shown[cell_id]
                 gt_image = self.image_of[image_id]
                 good = mask_looks_good(gt_image, category_id, polygons, b)
-                stable = (kind, gt_image.id, category_id, _rounded(polygons))
+                if kind == "gold":  # drawn at random by the site (issue 13): key by its place
+                    golds += 1
+                    stable: tuple = (kind, golds)
+                else:
+                    stable = (kind, gt_image.id, category_id, _rounded(polygons))
                 judged.append((cell_id, repr(stable), good))
             answer, seconds = verification_answer(seed=seed, worker=worker, cells=judged, b=b)
         elif stage == Stage.CROWD:
@@ -472,9 +489,17 @@ class Simulation:
             return False
         rng = rng_for(self.o.seed, "train-pick", worker.index, self.waves)
         category = int(choices[int(rng.integers(len(choices)))])
-        offered = client.post(
-            f"/api/v1/segmentation/projects/{pk}/training/next/", {"category": category}
-        )
+        try:
+            offered = client.post(
+                f"/api/v1/segmentation/projects/{pk}/training/next/", {"category": category}
+            )
+        except ApiError as error:
+            if error.status >= 500:
+                raise
+            # Every reference tried, or a cool-down: this worker gives the category up.
+            worker.tried[category] = TRAINING_TRIES
+            self.refused["training"] += 1
+            return True
         worker.tried[category] = worker.tried.get(category, 0) + 1
         image = self.image_of[offered["image"]["id"]]
         polygons, seconds = training_answer(

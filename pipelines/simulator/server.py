@@ -48,6 +48,8 @@ def local_server(env: dict[str, str] | None = None, threads: int = 4) -> Iterato
     # A simulated crowd works faster than people: the per-annotator throttles are for people.
     for scope in ("LEASE", "SUBMIT"):
         environment.setdefault(f"THROTTLE_{scope}_RATE", "100000/minute")
+    # One seed, one report: the site hands out training outlines in a fixed order.
+    environment.setdefault("QUALIFICATION_REFERENCE_CHOICE", "first")
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application",
