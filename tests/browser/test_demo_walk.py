@@ -1,8 +1,9 @@
 """The demo, walked by hand in real Chromium at 1366x768: from a fresh demo database
 (`manage.py demo_setup`), the demo people take one bundled photo from the first stage
 (iconic filtering) through labeling, spotting, a reference and training, segmentation and
-verification to a COCO export. Only the start page's URL is typed; everything else is a
-link or a button on the pages (no API calls from the test)."""
+verification to a COCO export, with the annotator tools' own interactions (drag an icon,
+click a cross, click the outline's points). Only the start page's URL is typed; everything
+else is a link or a button on the pages (no API calls from the test)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.core.management import call_command
 
 from annotation.models import Annotation, ExportJob, Image, Segmentation
 from annotation.models.collection import Candidate
+from tests.browser.conftest import LAPTOP, photo_point
 
 KEEP = "chelsea.jpg"  # the cat: every filterer marks the six others as iconic
 # The cat's outline in chelsea.jpg's pixels (451x300): the expert's reference, the
@@ -51,23 +53,21 @@ def start_stage(page, stage: str) -> None:  # type: ignore[no-untyped-def]
         page.get_by_test_id("work").wait_for(state="visible")
 
 
-def photo_position(page, test_id: str, x: float, y: float, width: int, height: int) -> dict:  # type: ignore[no-untyped-def]
-    box = page.get_by_test_id(test_id).bounding_box()
-    return {"x": x * box["width"] / width, "y": y * box["height"] / height}
+def outline(page, points) -> None:  # type: ignore[no-untyped-def]
+    """Trace `points` (image pixels) in the polygon editor; clicking the first point again
+    closes the outline."""
+    for x, y in [*points, points[0]]:
+        page.mouse.click(*editor_point(page, x, y))
 
 
-def editor_click(page, x: float, y: float) -> None:  # type: ignore[no-untyped-def]
-    """Click image pixel (x, y) in the polygon editor (its world transform maps pixels)."""
-    transform = page.get_by_test_id("world").get_attribute("transform")
-    tx, ty, scale = map(float, re.findall(r"-?[\d.]+(?:e-?\d+)?", transform))
-    box = page.get_by_test_id("surface").bounding_box()
-    page.mouse.click(box["x"] + tx + x * scale, box["y"] + ty + y * scale)
-
-
-def trace(page, points) -> None:  # type: ignore[no-untyped-def]
-    for x, y in points:
-        editor_click(page, x, y)
-    editor_click(page, *points[0])
+def editor_point(page, x: float, y: float) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """Where image pixel (x, y) is on the page: the drawing surface publishes its pan and
+    zoom (screen = image * scale + (tx, ty)) on its stage element."""
+    stage = page.get_by_test_id("stage")
+    view = stage.evaluate("el => ({...el.dataset})")
+    box = stage.bounding_box()
+    scale = float(view["scale"])
+    return box["x"] + float(view["tx"]) + x * scale, box["y"] + float(view["ty"]) + y * scale
 
 
 @pytest.mark.django_db(transaction=True)
@@ -79,7 +79,7 @@ def test_the_demo_people_take_a_photo_from_filtering_to_an_export(browser, live_
     keep = Candidate.objects.get(file_name=KEEP)
     others = list(Candidate.objects.exclude(id=keep.id).values_list("id", flat=True))
 
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1366, "height": 768})
+    context = browser.new_context(base_url=live_server.url, viewport=LAPTOP)
     context.set_default_timeout(20_000)
     page = context.new_page()
     page.goto("/")  # the only typed URL
@@ -103,10 +103,14 @@ def test_the_demo_people_take_a_photo_from_filtering_to_an_export(browser, live_
         switch_to(page, person, people[person])
         start_stage(page, "labeling")
         page.wait_for_function("document.querySelector('[data-testid=photo]').naturalWidth > 0")
-        page.locator('.panel .icon[data-category-id="17"]').drag_to(
-            page.get_by_test_id("placed"),
-            target_position=photo_position(page, "photo", *CAT_SPOT, *size),
-        )
+        icon = page.locator('.panel .icon[data-category-id="17"]')
+        icon.scroll_into_view_if_needed()
+        box = icon.bounding_box()
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(*photo_point(page, *CAT_SPOT, *size), steps=6)
+        page.mouse.up()
+        page.locator('.placed-icon[data-category-id="17"]').wait_for()
         page.get_by_test_id("rest-no").click()
         page.get_by_test_id("submit").click()
         page.get_by_text("No more photos to label for now").wait_for()
@@ -116,7 +120,8 @@ def test_the_demo_people_take_a_photo_from_filtering_to_an_export(browser, live_
     switch_to(page, "annotator", people["annotator"])
     start_stage(page, "spotting")
     page.wait_for_function("document.querySelector('[data-testid=photo]').naturalWidth > 0")
-    page.get_by_test_id("crosses").click(position=photo_position(page, "photo", *CAT_SPOT, *size))
+    page.mouse.click(*photo_point(page, *CAT_SPOT, *size))
+    assert page.locator(".cross").count() == 1
     page.get_by_test_id("submit").click()
     page.get_by_text("No more photos to spot for now").wait_for()
 
@@ -130,22 +135,29 @@ def test_the_demo_people_take_a_photo_from_filtering_to_an_export(browser, live_
     page.get_by_test_id("role-nav").get_by_role("link", name="References").click()
     page.get_by_role("link", name="Outline").first.click()
     page.get_by_test_id("work").wait_for(state="visible")
-    trace(page, CAT_OUTLINE)
+    outline(page, CAT_OUTLINE)
     page.get_by_test_id("submit").click()
     page.get_by_text("saved").wait_for()
 
-    # 6. The annotator trains on cat (the home page links it), passes, and segments.
+    # 6. The annotator trains on cat (the home page links it) and passes. The demo has one
+    # cat photo and it is the one they trained on: its reference would be their answer, so
+    # segmentation offers them nothing (a trainee never segments what they trained on).
     switch_to(page, "annotator", people["annotator"])
     assert "Train on cat first" in page.get_by_test_id("next-steps").inner_text()
     page.get_by_role("link", name="Go to training").click()
     page.get_by_test_id("work").wait_for(state="visible")
-    trace(page, CAT_OUTLINE)
+    outline(page, CAT_OUTLINE)
     page.get_by_test_id("submit").click()
     page.get_by_test_id("verdict").wait_for()
     assert page.get_by_test_id("verdict").inner_text().startswith("Passed")
     page.get_by_test_id("start").click()
-    page.get_by_test_id("work").wait_for(state="visible")
-    trace(page, CAT_OUTLINE)
+    page.get_by_text("No more objects to outline for now").wait_for()
+    assert not Segmentation.objects.exists()
+
+    # The expert (experts need no training) outlines the cat from the home page's next step.
+    switch_to(page, "expert", people["expert"])
+    start_stage(page, "segmentation")
+    outline(page, CAT_OUTLINE)
     page.get_by_test_id("submit").click()
     page.get_by_text("No more objects to outline for now").wait_for()
     assert Segmentation.objects.get(image=image).status == Segmentation.Status.PENDING

@@ -193,6 +193,7 @@ def test_the_admin_sees_the_quality_plots_and_sets_the_precision_line(
 
     log_in(page, "boss", PASSWORD)
     page.get_by_role("link", name="Worker quality").click()
+    page.get_by_test_id("scatter").wait_for()  # count() below does not wait for the page
     assert page.locator("[data-testid=scatter] svg g[id^=cell-]").count() == 1, (
         "both at P 0, R 0: one cell"
     )

@@ -86,10 +86,15 @@ def test_after_the_lease_expired_the_work_is_kept_and_restored(page, annotator, 
     )
     task_engine.leases_release_expired()
 
-    page.get_by_test_id("submit").click()
+    with page.expect_response(lambda r: "/submit/" in r.url) as late:
+        page.get_by_test_id("submit").click()
+    assert late.value.status == 409, "a late answer is a conflict, not a missing task"
+    assert late.value.json()["error"] == "lease_expired"
     again = page.get_by_test_id("lease-again")
     again.wait_for()
-    assert "Your work is kept" in page.get_by_test_id("status").inner_text()
+    status = page.get_by_test_id("status").inner_text()
+    assert "Your work is kept" in status
+    assert "went back to the pool before the answer arrived" in status, "the server's reason"
     assert not Annotation.objects.filter(origin=Annotation.Origin.CROWD).exists()
 
     again.click()

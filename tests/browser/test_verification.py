@@ -5,6 +5,7 @@ mask poor, which is then rejected while the others are accepted."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 from playwright.sync_api import expect
 
 from annotation.models import Annotation, Assignment, Stage, Task, WorkerProfile
@@ -59,11 +60,14 @@ def test_a_grid_with_gold_missed_and_then_caught(page, coco_project, make_worker
     assert {shown.nth(i).get_attribute("data-cell-id") for i in range(8)} == {
         c.cell_id for c in cells
     }
-    assert all(
-        page.evaluate(f"document.querySelectorAll('[data-testid=cell] img')[{i}].src").endswith(
-            "/picture/"
-        )
-        for i in range(8)
+    # Each cell shows the picture the lease payload names for it (its `picture` URL).
+    pictures = page.evaluate(
+        "[...document.querySelectorAll('[data-testid=cell]')]"
+        ".map((c) => [c.dataset.cellId, new URL(c.querySelector('img').src).pathname])"
+    )
+    assert sorted(pictures) == sorted(
+        [c.cell_id, reverse("verification-api:cell-picture", kwargs={"cell_id": c.cell_id})]
+        for c in cells
     )
     page.wait_for_function(
         "[...document.querySelectorAll('[data-testid=cell] img')]"

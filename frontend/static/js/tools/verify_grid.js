@@ -1,8 +1,8 @@
 // The verification grid (thesis appendix A, Fig. A.3d): a grid of masks, each cell the
 // object's region of the photo with its mask outlined; the worker marks the poor ones with
 // a click, or with the arrows and Space, and submits with Enter. E enlarges a cell.
-// Cells are identified only by opaque ids from the task payload; their pictures come from
-// the payload too (`picture_url`), with the page's route as the fallback.
+// Cells are identified only by opaque ids from the task payload; each cell's picture URL
+// comes from the payload too (`picture`): the tool never builds one.
 import { createLeaseLoop } from "../api.js";
 import { Keymap, gridMove } from "../canvas/keymap.js";
 import { createPreview } from "../canvas/preview.js";
@@ -11,10 +11,6 @@ const root = document.getElementById("verify-tool");
 const $ = (id) => root.querySelector(`[data-testid=${id}]`);
 const preview = createPreview($("preview-host"));
 let focus = 0;
-
-function pictureUrl(cell) {
-  return cell.picture_url || cell.url || root.dataset.pictureUrl.replace("{id}", encodeURIComponent(cell.id));
-}
 
 function cells() {
   return [...$("grid").querySelectorAll(".verify-cell")];
@@ -73,7 +69,7 @@ function showGrid(lease) {
     button.setAttribute("aria-pressed", "false");
     button.tabIndex = index === 0 ? 0 : -1;
     const img = document.createElement("img");
-    img.src = pictureUrl(cell);
+    img.src = cell.picture;
     img.alt = `${cell.category} segmentation`;
     img.loading = "lazy";
     const label = document.createElement("span");
