@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, reverse
 
 from annotation.errors import DomainError
 from annotation.models import Project
-from annotation.selectors.pipeline import pipeline_overview
+from annotation.selectors.pipeline import model_service_line, pipeline_overview
 from annotation.services.project_settings import (
     SettingsInvalid,
     project_preset_apply,
@@ -34,6 +34,7 @@ from annotation.stages.verification import verification_post_grids
 from frontend.access import require_admin
 from frontend.figures import answers_per_hour_svg
 from pipelines.crowd_background import crowd_simulator_available, crowd_start
+from pipelines.models_client import models_service_status
 
 FORM_CONTROL_NAMES = {"csrfmiddlewaretoken", "action", "preset", "settings_json"}
 
@@ -197,6 +198,11 @@ def pipeline_dashboard(request: HttpRequest, project_id: int | None = None) -> H
         return redirect("pipeline-dashboard", project_id=project.id)
     overview = pipeline_overview(project=project)
     warnings = [(w, _fix_url(w.fix_url_name, project)) for w in overview.warnings]
+    models_line = model_service_line(models_service_status(timeout=1.0))
+    if models_line["warning"] is not None:
+        warnings.append(
+            (models_line["warning"], _fix_url(models_line["warning"].fix_url_name, project))
+        )
     return render(
         request,
         "frontend/dashboard.html",
@@ -210,5 +216,6 @@ def pipeline_dashboard(request: HttpRequest, project_id: int | None = None) -> H
                 overview.answers_per_hour, {s.stage: s.label for s in overview.stages}
             ),
             "crowd_available": crowd_simulator_available(),
+            "models_line": models_line,
         },
     )

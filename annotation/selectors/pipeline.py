@@ -14,6 +14,7 @@ Worker-hours are the sum of submit time minus lease time over answered slots.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -290,6 +291,45 @@ def pipeline_warnings(project: Project, now: datetime | None = None) -> list[War
                     "admin:annotation_workerprofile_changelist", "Review blocked workers")
         )  # fmt: skip
     return warnings
+
+
+MODEL_SERVICE_STATES = {
+    "up": "up",
+    "down": "down (no models worker answers)",
+    "disabled": "disabled (setting MODELS_SERVICE is off, or there is no Celery broker)",
+}
+
+
+def model_service_line(status: Mapping[str, Any]) -> dict[str, Any]:
+    """The dashboard's model-service line from ``models_service_status()`` (asked by the
+    caller: this layer does not talk to Celery): state, text, models served and, when the
+    service is not up, a warning that tasks go out without suggestions."""
+    state = str(status.get("state", "down"))
+    promoted = {k: v for k, v in (status.get("promoted") or {}).items() if v}
+    served = ", ".join(f"{name} {version}" for name, version in sorted(promoted.items()))
+    text = f"Model service {MODEL_SERVICE_STATES.get(state, state)}"
+    if state == "up":
+        text += f": serving {served}." if served else ": no checkpoint promoted yet."
+    else:
+        text += "."
+    warning = None
+    if state != "up":
+        warning = Warning(
+            "models_not_up",
+            f"The model service is {state}: tasks go out without suggestions "
+            "(spotting centres, segmentation starting outlines).",
+            "admin:annotation_imageproposals_changelist",
+            "See the model service",
+        )
+    elif not promoted:
+        warning = Warning(
+            "models_no_checkpoint",
+            "The model service has no promoted checkpoint: tasks go out without suggestions "
+            "until one is trained (manage.py train_proposals).",
+            "admin:annotation_imageproposals_changelist",
+            "See the model service",
+        )
+    return {"state": state, "text": text, "reason": status.get("reason", ""), "warning": warning}
 
 
 def pipeline_overview(*, project: Project, now: datetime | None = None) -> PipelineOverview:

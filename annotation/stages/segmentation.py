@@ -323,7 +323,8 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
         "area": outline.area,
         "bbox_xywh": outline.bbox_xywh,
         "repairs": outline.repairs,
-        "from_suggestion": bool(answer.get("from_suggestion")) and "suggested" in task.payload,
+        "from_suggestion": bool(answer.get("from_suggestion"))
+        and bool(task.payload.get("suggested") or task.payload.get("suggestion")),
         **effort,
     }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from annotation.models import Category, Stage, WorkerProfile
+from annotation.models import Category, ImageProposals, Stage, WorkerProfile
 from annotation.models.segmentation import Qualification, SegmentationProgress
 from annotation.services import task_engine
 from annotation.services.projects import project_create
@@ -19,6 +19,7 @@ from tests.annotation.stages.test_verification import add_gold, make_mask
 from tests.browser.conftest import log_in, serious_accessibility_findings
 from tests.browser.test_collection_grid import pool_of
 from tests.browser.test_labeling import stored_photo
+from tests.browser.test_suggestions import square_proposal
 from tests.conftest import PASSWORD
 
 DOG, PERSON = 18, 1
@@ -62,9 +63,11 @@ def test_spotting_page(page, annotator, coco_project):
         answers_needed=1,
         image=stored_photo(coco_project),
         category=Category.objects.get(taxonomy__project=coco_project, coco_id=DOG),
-        payload={"primed": [{"x": 160.0, "y": 120.0}], "max_spots": 3},
-    )
+        payload={"primed": [{"x": 160.0, "y": 120.0}], "max_spots": 3,
+                 "suggestions": [{"x": 60.0, "y": 50.0, "score": 0.9}]},
+    )  # fmt: skip
     assert scan(page, "/spotting/") == []
+    assert page.get_by_test_id("suggestion").count() == 1, "scanned with a suggestion shown"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,6 +75,8 @@ def test_segmentation_page(
     page, annotator, coco_project, make_worker, django_capture_on_commit_callbacks
 ):
     image = stored_photo(coco_project)
+    ImageProposals.objects.create(image=image, model_version="sharpmask/v0001",
+                                  proposals=[square_proposal()])  # fmt: skip
     spot_pair(
         coco_project, [[(160, 120)]], make_worker, django_capture_on_commit_callbacks, image=image
     )
@@ -79,6 +84,10 @@ def test_segmentation_page(
     dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
     Qualification.objects.create(worker=annotator, category=dog, passed=True, tries=1)
     assert scan(page, "/segmentation/") == []
+    assert page.get_by_test_id("start-suggestion").is_visible(), "scanned with the suggestion"
+    page.get_by_test_id("all-done").click()
+    page.get_by_test_id("confirm").wait_for(state="visible")
+    assert serious_accessibility_findings(page) == [], "the confirmation dialog"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -169,6 +169,7 @@ def test_no_such_object_is_an_answer(page, annotator, coco_project, make_worker,
     log_in(page, "ann", PASSWORD)
     page.goto("/segmentation/")
     page.get_by_test_id("no-object").click()
+    page.get_by_test_id("confirm-yes").click()  # asked the first time in this browser
     page.get_by_text("No more objects to outline for now").wait_for()
     task = Task.objects.get(stage=Stage.SEGMENTATION, image=image)
     assert task.result["outcome"] == "no_such_object"

@@ -315,3 +315,27 @@ def test_an_experts_home_page_offers_the_references_to_outline(client, coco_proj
     html = client.get("/").content.decode()
     assert 'data-step-stage="references" data-state="wait"' in html
     assert "Spotted objects appear here" in html
+
+
+class TestModelServiceLine:
+    """The dashboard says whether the model service is up, and warns that tasks go out
+    without suggestions when it is not (never waiting more than a moment for it)."""
+
+    def test_disabled_service_is_shown_with_the_warning(self, boss_client, coco_project):
+        html = boss_client.get(dashboard_url(coco_project)).content.decode()
+        assert 'data-testid="models-line" data-state="disabled"' in html
+        assert "Model service disabled" in html
+        assert "tasks go out without suggestions" in html
+        assert 'data-kind="models_not_up"' in html
+
+    def test_a_service_nobody_answers_for_is_down_with_the_warning(
+        self, boss_client, coco_project, settings
+    ):
+        # A real broker (Redis) and no models worker consuming the queue: the ping times out.
+        settings.MODELS_SERVICE = True
+        settings.CELERY_BROKER_URL = settings.CELERY_BROKER_URL or "redis://127.0.0.1:6379/0"
+        response = boss_client.get(dashboard_url(coco_project))
+        assert response.status_code == 200
+        html = response.content.decode()
+        assert 'data-state="down"' in html and "Model service down" in html
+        assert "The model service is down: tasks go out without suggestions" in html

@@ -274,7 +274,9 @@ def test_an_image_entering_the_pipeline_is_queued_for_proposals_on_the_models_qu
         pytest.skip("embedded default: no broker, so the model service is off")
     settings.MODELS_SERVICE = True
     queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    before = queue.llen("models")
+    # Test runs give each process its own broker key prefix (config/settings/test.py).
+    models = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") + "models"
+    before = queue.llen(models)
     with django_capture_on_commit_callbacks(execute=True):
         result = image_ingest(
             project=coco_project,
@@ -282,7 +284,7 @@ def test_an_image_entering_the_pipeline_is_queued_for_proposals_on_the_models_qu
             meta=SourceMetadata(source="upload", source_ref="q.png", file_name="q.png"),
         )
     assert result.image is not None
-    assert queue.llen("models") == before + 1
-    message = json.loads(queue.lindex("models", 0))
+    assert queue.llen(models) == before + 1
+    message = json.loads(queue.lindex(models, 0))
     assert message["headers"]["task"] == "models.propose_images"
-    queue.lpop("models")  # no models worker consumes it in tests
+    queue.lpop(models)  # no models worker consumes it in tests

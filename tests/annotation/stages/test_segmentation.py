@@ -253,6 +253,16 @@ class TestAnswers:
         assert cleaned["vertices"] == 4 and cleaned["edits"] == 0
         assert "self-intersections repaired" in cleaned["repairs"]
 
+    def test_from_suggestion_counts_only_when_the_task_offered_a_suggestion(
+        self, coco_project, make_worker, capture
+    ):
+        task = self.post(coco_project, make_worker, capture)
+        answer = {"polygons": square(20, 20), "from_suggestion": True}
+        assert task.payload.get("suggestion") is None  # no model proposals for this image
+        assert validate_segmentation_answer(task, answer)["from_suggestion"] is False
+        task.payload["suggestion"] = {"polygon": square(20, 20)[0], "score": 0.9}
+        assert validate_segmentation_answer(task, answer)["from_suggestion"] is True
+
     @pytest.mark.parametrize(
         ("answer", "reason"),
         [

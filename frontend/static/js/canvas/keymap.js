@@ -82,11 +82,12 @@ export class Keymap {
     table.replaceChildren(cap, body);
   }
 
-  // Listen on the document; keys typed into fields stay with the fields.
+  // Listen on the document; keys typed into fields, or pressed in an open dialog (a
+  // confirmation), stay there.
   listen(target = document) {
     const onKey = (event) => {
       const t = event.target;
-      if (t && t.closest && t.closest("input:not([type=range]), textarea, select, [contenteditable]")) return;
+      if (t && t.closest && t.closest("input:not([type=range]), textarea, select, [contenteditable], dialog[open]")) return;
       if (this.handle(event)) event.preventDefault();
     };
     target.addEventListener("keydown", onKey);

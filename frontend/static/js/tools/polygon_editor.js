@@ -265,6 +265,21 @@ export function createPolygonEditor(container, options) {
       history.clear();
       render();
     },
+    // Load outlines to edit (a model suggestion, a click-to-mask answer) as one undoable step:
+    // what was drawn before comes back with undo.
+    loadPolygons(polygons) {
+      const before = snapshot();
+      parts = geo.fromCoco(polygons).filter((p) => p.length >= 3).map((points) => ({ points, closed: true }));
+      selected = null;
+      commit(before);
+    },
+    // Hand the pointer to another interaction (e.g. click-to-mask); drawing() takes it back.
+    use(interaction) {
+      surface.use(interaction);
+    },
+    drawing() {
+      surface.use(drawInteraction);
+    },
     setSpot(point) {
       spot = point;
       render();

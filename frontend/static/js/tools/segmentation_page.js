@@ -17,6 +17,8 @@ let editor = null;
 let lease = null; // task mode: the leased assignment
 let training = null; // training mode: the reference being tried
 let busy = false;
+let fromSuggestion = false; // the outline was started from the model's suggestion
+let clickMode = false;
 
 function say(text, isError = false) {
   const status = $("status");
@@ -87,8 +89,15 @@ async function showTask(held) {
     category: context.category || task.category,
   });
   editor.showMasks(context.masks);
+  fromSuggestion = false;
+  setClickMode(false);
   if (task.payload.suggested) editor.setPolygons(task.payload.suggested);
-  loop.say(`Outline the ${task.category.name} under the red spot.`);
+  const suggestion = task.payload.suggestion;
+  $("start-suggestion").hidden = !(suggestion && suggestion.polygon && suggestion.polygon.length >= 6);
+  loop.say(
+    `Outline the ${task.category.name} under the red spot.` +
+      ($("start-suggestion").hidden ? "" : " A suggested outline exists: \"Start from suggestion\" (S) loads it for you to correct."),
+  );
 }
 
 function showNoTask() {
@@ -124,6 +133,95 @@ async function submitTask(answer) {
   const effort = editor ? { vertices: editor.stats.vertices, edits: editor.stats.edits } : {};
   await loop.submit({ ...answer, ...effort });
   if (root.dataset.state === "empty") showNoTask();
+}
+
+// ---- pre-annotation: start from the model's suggestion, click-to-mask ------------------------
+
+function startFromSuggestion() {
+  const suggestion = lease && lease.task.payload.suggestion;
+  if (!editor || !suggestion) return;
+  setClickMode(false);
+  editor.loadPolygons([suggestion.polygon]);
+  fromSuggestion = true;
+  loop.say("Suggested outline loaded: drag its points onto the object's border, add or delete points, then submit. Undo takes it away.");
+}
+
+const clickInteraction = {
+  async down(p) {
+    if (!lease || !editor) return;
+    const imageId = lease.task.image.id;
+    setClickMode(false);
+    loop.say("Looking for an outline around your click…");
+    let answer;
+    try {
+      answer = await api(root.dataset.clickUrl.replace("{id}", imageId), { x: p.x, y: p.y, limit: 3 });
+    } catch (error) {
+      loop.say(`Click-to-mask failed: ${error.message}. Trace the outline by hand.`, true);
+      return;
+    }
+    if (!lease || lease.task.image.id !== imageId || !editor) return;
+    if (answer.source === "none" || !answer.masks.length) {
+      loop.say("No outline found around that click: click elsewhere inside the object (K), or trace it by hand.", true);
+      return;
+    }
+    editor.loadPolygons([answer.masks[0].polygon]);
+    const where = answer.source === "model" ? "the model" : "a colour-based cut (no model yet)";
+    loop.say(`Outline from ${where} loaded: correct it until it follows the border, then submit. Undo takes it away.`);
+  },
+};
+
+function setClickMode(on) {
+  clickMode = Boolean(on && editor && lease);
+  const button = $("click-mask");
+  if (button) {
+    button.setAttribute("aria-pressed", String(clickMode));
+    button.classList.toggle("on", clickMode);
+  }
+  if (!editor) return;
+  if (clickMode) {
+    editor.use(clickInteraction);
+    loop.say("Click-to-mask: click inside the object (Esc: back to drawing).");
+  } else {
+    editor.drawing();
+  }
+}
+
+// ---- confirmations: answers that end the task without an outline ------------------------------
+
+const CONFIRMED_KEY = "cocoforge:confirmed:";
+
+function confirmFirstTime(kind, question) {
+  return new Promise((resolve) => {
+    let stored = null;
+    try {
+      stored = window.localStorage.getItem(CONFIRMED_KEY + kind);
+    } catch (error) {
+      stored = null;
+    }
+    if (stored) {
+      resolve(true);
+      return;
+    }
+    const dialog = $("confirm");
+    $("confirm-text").textContent = question;
+    const done = (yes) => {
+      dialog.removeEventListener("close", onClose);
+      if (dialog.open) dialog.close();
+      if (yes) {
+        try {
+          window.localStorage.setItem(CONFIRMED_KEY + kind, "1");
+        } catch (error) {
+          // private mode: ask again next time
+        }
+      }
+      resolve(yes);
+    };
+    const onClose = () => done(dialog.returnValue === "yes");
+    dialog.returnValue = "";
+    dialog.addEventListener("close", onClose);
+    dialog.showModal();
+    $("confirm-cancel").focus();
+  });
 }
 
 // ---- training mode ----------------------------------------------------------------------------
@@ -236,18 +334,41 @@ $("fit").addEventListener("click", () => editor && editor.fit());
 $("submit").addEventListener("click", () => {
   if (!editor || busy) return;
   editor.close();
-  if (mode === "task") submitTask({ polygons: editor.polygons(), from_suggestion: Boolean(lease.task.payload.suggested) });
+  if (mode === "task") {
+    const suggested = Boolean(lease.task.payload.suggested) || fromSuggestion;
+    submitTask({ polygons: editor.polygons(), from_suggestion: suggested });
+  }
   else if (mode === "training") submitTraining();
   else submitExpert();
 });
 const keymap = new Keymap();
+if (mode === "task") {
+  keymap
+    .bind(["S"], "start from the suggested outline", startFromSuggestion, {
+      when: () => Boolean(editor && lease && !$("start-suggestion").hidden),
+    })
+    .bind(["K"], "click-to-mask: the next click on the photo asks for an outline", () => setClickMode(!clickMode), {
+      when: () => Boolean(editor && lease),
+    });
+}
+keymap.bind(["Escape"], "leave click-to-mask", () => setClickMode(false), { when: () => clickMode });
 bindEditorKeys(keymap, () => editor);
 keymap.renderInto($("shortcuts"), "Keys");
 keymap.listen();
 
 if (mode === "task") {
-  $("no-object").addEventListener("click", () => submitTask({ no_such_object: true }));
-  $("all-done").addEventListener("click", () => submitTask({ all_segmented: true }));
+  $("start-suggestion").addEventListener("click", startFromSuggestion);
+  $("click-mask").addEventListener("click", () => setClickMode(!clickMode));
+  $("no-object").addEventListener("click", async () => {
+    const sure = await confirmFirstTime("no_such_object",
+      "Send \"There is no such object here\"? This ends the task without an outline: use it only when nothing of this category is under the red spot.");
+    if (sure) submitTask({ no_such_object: true });
+  });
+  $("all-done").addEventListener("click", async () => {
+    const sure = await confirmFirstTime("all_segmented",
+      "Send \"All instances are already segmented\"? This stops outlining this category in the photo for everyone.");
+    if (sure) submitTask({ all_segmented: true });
+  });
   loop.next();
 } else if (mode === "training") {
   loadTraining();

@@ -24,6 +24,8 @@ let crosses = []; // [{x, y}] image pixels
 let cursor = null; // keyboard cursor, image pixels
 let magnifier = false;
 let moving = null; // {index, from}
+let suggestions = []; // [{x, y, score}] model proposal centres from the payload
+let showSuggestions = true;
 
 const round2 = (v) => Math.round(v * 100) / 100;
 const point = (p) => ({ x: round2(p.x), y: round2(p.y) });
@@ -47,6 +49,58 @@ function drawCrosses() {
     ...crosses.map((p, index) => crossShape(p, s, { class: "cross", "data-index": index, "data-x": p.x, "data-y": p.y })),
   );
   surface.layers.cursor.replaceChildren(...(cursor ? [crossShape(cursor, s, { class: "cursor", "data-testid": "cursor" })] : []));
+}
+
+// Model suggestions: faint rings the worker may accept (click on one, or A) or ignore. A
+// suggestion with a cross on it is accepted and no longer drawn; undo brings it back.
+function openSuggestions() {
+  if (!surface) return [];
+  const reach = GRAB_PX / surface.view.scale;
+  return suggestions.filter((q) => !crosses.some((c) => Math.hypot(c.x - q.x, c.y - q.y) <= reach));
+}
+
+function drawSuggestions() {
+  if (!surface) return;
+  const r = CROSS_PX / surface.view.scale;
+  const shown = showSuggestions ? openSuggestions() : [];
+  surface.layers.suggestions.replaceChildren(
+    ...shown.map((q) => svgElement("circle", {
+      cx: q.x, cy: q.y, r, class: "suggestion", "data-testid": "suggestion", "data-x": q.x, "data-y": q.y,
+      "vector-effect": "non-scaling-stroke",
+    })),
+  );
+  const box = $("suggestions");
+  box.hidden = suggestions.length === 0;
+  if (suggestions.length) {
+    $("suggestion-count").textContent = `${openSuggestions().length} of ${suggestions.length}`;
+    $("suggestions-toggle").textContent = showSuggestions ? "Hide suggestions" : "Show suggestions";
+    $("suggestions-toggle").setAttribute("aria-pressed", String(!showSuggestions));
+  }
+}
+
+function suggestionNear(p, anyDistance = false) {
+  if (!showSuggestions) return null;
+  const reach = anyDistance ? Infinity : GRAB_PX / surface.view.scale;
+  let best = null;
+  let bestD = Infinity;
+  for (const q of openSuggestions()) {
+    const d = Math.hypot(p.x - q.x, p.y - q.y);
+    if (d <= reach && d < bestD) {
+      best = q;
+      bestD = d;
+    }
+  }
+  return best;
+}
+
+function acceptSuggestion(p) {
+  const q = suggestionNear(p || { x: surface.width / 2, y: surface.height / 2 }, true);
+  if (!q) {
+    loop.say("No suggestion left to accept.", true);
+    return;
+  }
+  cursor = point(q);
+  place(q);
 }
 
 function drawPrimed() {
@@ -73,6 +127,7 @@ function drawPrimed() {
 
 function render() {
   drawCrosses();
+  drawSuggestions();
   $("count").textContent = `${crosses.length} / ${maxSpots}`;
   $("submit").disabled = crosses.length === 0;
   $("none").disabled = crosses.length > 0;
@@ -129,7 +184,7 @@ const spotInteraction = {
     const index = nearest(p);
     if (index >= 0 && event.altKey) remove(index);
     else if (index >= 0) moving = { index, from: crosses[index], moved: false };
-    else place(p);
+    else place(suggestionNear(p) || p);
   },
   move(p, event) {
     if (!moving) return;
@@ -193,6 +248,11 @@ function updateLens(p, event) {
   lens.dataset.zoom = String(ZOOM);
 }
 
+function setSuggestionsShown(on) {
+  showSuggestions = on;
+  drawSuggestions();
+}
+
 // ---- the keyboard map ---------------------------------------------------------------------
 
 function moveCursor(dx, dy) {
@@ -216,6 +276,12 @@ keymap
   .bind(["Delete", "Backspace"], "remove the cross at the cursor", () => cursor && remove(nearest(cursor)), { when: has })
   .bind(["U"], "undo", () => surface.history.undo(), { when: has })
   .bind(["M"], "magnifying glass on/off", () => setMagnifier(!magnifier))
+  .bind(["A"], "accept the suggestion nearest the cursor (a cross on it)", () => acceptSuggestion(cursor), {
+    when: () => has() && suggestions.length > 0,
+  })
+  .bind(["H"], "hide / show the suggestions", () => setSuggestionsShown(!showSuggestions), {
+    when: () => has() && suggestions.length > 0,
+  })
   .bind(["Enter"], "submit", () => !$("submit").disabled && submit(), {
     when: (e) => has() && !(e.target.closest && e.target.closest("button, a, summary")),
   });
@@ -243,6 +309,8 @@ async function showTask(held) {
   maxSpots = task.payload.max_spots || 10;
   crosses = [];
   cursor = null;
+  suggestions = (task.payload.suggestions || []).map((q) => ({ ...point(q), score: q.score }));
+  showSuggestions = true;
   if (surface) surface.destroy();
   surface = null;
   $("work").hidden = false;
@@ -251,10 +319,11 @@ async function showTask(held) {
     height: task.image.height,
     imageUrl: task.image.url,
     alt: "the photo",
-    layers: [["primed", "svg"], ["crosses", "svg"], ["cursor", "svg"]],
+    layers: [["suggestions", "svg"], ["primed", "svg"], ["crosses", "svg"], ["cursor", "svg"]],
     onView: () => {
       if (!surface) return;
       drawCrosses();
+      drawSuggestions();
       drawPrimed();
       $("undo").disabled = !surface.history.canUndo;
       $("redo").disabled = !surface.history.canRedo;
@@ -266,7 +335,10 @@ async function showTask(held) {
   drawPrimed();
   render();
   surface.container.focus({ preventScroll: true });
-  loop.say(`Photo ${task.image.id}: put a cross on every ${task.category.name}.`);
+  loop.say(
+    `Photo ${task.image.id}: put a cross on every ${task.category.name}.` +
+      (suggestions.length ? " Faint rings are suggestions: accept those on a " + task.category.name + ", ignore the rest." : ""),
+  );
 }
 
 const loop = createLeaseLoop({
@@ -298,6 +370,7 @@ function submit() {
 $("undo").addEventListener("click", () => surface && surface.history.undo());
 $("redo").addEventListener("click", () => surface && surface.history.redo());
 $("magnifier").addEventListener("click", () => setMagnifier(!magnifier));
+$("suggestions-toggle").addEventListener("click", () => setSuggestionsShown(!showSuggestions));
 $("zoom-in").addEventListener("click", () => surface && surface.view.zoomIn());
 $("zoom-out").addEventListener("click", () => surface && surface.view.zoomOut());
 $("fit").addEventListener("click", () => surface && surface.view.fit());
