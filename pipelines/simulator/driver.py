@@ -75,6 +75,7 @@ class Options:
     stage_settings: dict[str, Any] = field(default_factory=dict)  # the project's overrides
     threads: int = 4  # answers that complete no task are sent this many at a time
     settle_timeout: float = 600.0  # seconds the hand-offs of one wave may take
+    pace: float = 0.0  # seconds to sleep after each wave, so a person can watch the run
     progress: Any = None  # a callable taking one line of text
 
 
@@ -274,6 +275,8 @@ class Simulation:
                 if open_now.get(stage) and self._wave(stage):
                     worked = True
                     self.settle()
+                    if self.o.pace > 0:
+                        time.sleep(self.o.pace)
             if self.passes % 10 == 0:
                 self.say(
                     f"pass {self.passes}: open {db.open_tasks_by_stage(self.project.id)}, answers {dict(self.answers)}"
