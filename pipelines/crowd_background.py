@@ -12,6 +12,7 @@ from which the dashboard shows "starting", a link to the project, or "finished".
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -46,6 +47,31 @@ class CrowdRun:
     @property
     def finished(self) -> bool:
         return self.report.exists()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the simulator process still runs (an exited child not yet reaped by the
+        process that started it counts as exited)."""
+        stat = Path(f"/proc/{self.pid}/stat")
+        if Path("/proc/self").exists():
+            try:
+                state = stat.read_text().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return False
+            return state not in ("Z", "X")
+        try:
+            os.kill(self.pid, 0)
+        except OSError:
+            return False
+        return True
+
+    @property
+    def state(self) -> str:
+        if self.finished:
+            return "finished (exported)"
+        if not self.alive:
+            return "stopped before the end (see the log)"
+        return "running" if self.project is not None else "starting"
 
 
 def crowd_simulator_available() -> bool:

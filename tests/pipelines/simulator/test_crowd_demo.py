@@ -51,6 +51,8 @@ def dashboard_progress(client: Client, project: Project) -> dict[str, dict[str, 
     page = client.get(reverse("pipeline-dashboard", kwargs={"project_id": project.id}))
     assert page.status_code == 200
     html = page.content.decode()
+    html = html[html.index('data-testid="pipeline"') :]
+    html = html[: html.index("</tbody>")]  # the stages table's rows, not the effort table's
     progress = {}
     for stage, row in re.findall(r'<tr data-stage="(\w+)">(.*?)</tr>', html, re.S):
         cells = dict(re.findall(r'data-col="(\w+)">([^<]*)<', row))
@@ -167,6 +169,14 @@ def test_the_dashboard_button_starts_a_background_run_that_builds_the_crowd_proj
         client.post(dashboard, {"action": "crowd"})
         second = next(r for r in crowd_runs() if r.name != "Crowd demo")
         assert second.name == "Crowd demo 2"
+        # A run that ends without its report (here: stopped) says so.
+        os.killpg(run.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (
+            "Crowd demo</a> · stopped before the end" not in client.get(dashboard).content.decode()
+        ):
+            assert time.monotonic() < deadline, "the stopped run is not shown as stopped"
+            time.sleep(0.2)
     finally:
         for started in crowd_runs():
             with contextlib.suppress(ProcessLookupError):
