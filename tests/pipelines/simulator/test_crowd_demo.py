@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -191,3 +191,10 @@ def test_the_dashboard_button_starts_a_background_run_that_builds_the_crowd_proj
                 if finished:
                     break
                 time.sleep(0.2)
+
+
+@pytest.mark.django_db
+def test_a_negative_pace_is_refused_with_the_reason():
+    with pytest.raises(CommandError, match="--pace is seconds, 0 or more"):
+        call_command("simulate_crowd", "--gt", str(CROWD_GT), "--pace", "-1")
+    assert not Project.objects.exists()
