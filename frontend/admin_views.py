@@ -33,7 +33,7 @@ from annotation.stage_settings import (
 from annotation.stages.verification import verification_post_grids
 from frontend.access import require_admin
 from frontend.figures import answers_per_hour_svg
-from pipelines.crowd_background import crowd_simulator_available, crowd_start
+from pipelines.crowd_background import crowd_runs, crowd_simulator_available, crowd_start
 from pipelines.models_client import models_service_status
 
 FORM_CONTROL_NAMES = {"csrfmiddlewaretoken", "action", "preset", "settings_json"}
@@ -191,8 +191,12 @@ def pipeline_dashboard(request: HttpRequest, project_id: int | None = None) -> H
                 messages.info(request, f"{len(posted)} verification grid(s) posted.")
         elif action == "crowd":
             if crowd_simulator_available():
-                log = crowd_start(project_slug=project.slug)
-                messages.info(request, f"Simulated workers started in the background (log: {log}).")
+                run = crowd_start()
+                messages.info(
+                    request,
+                    f"Simulated workers started in the background: they build the project "
+                    f"{run.name!r} (log: {run.log}); its link appears under Simulated crowd runs.",
+                )
             else:
                 messages.error(request, "The crowd simulator (simulate_crowd) is not installed.")
         return redirect("pipeline-dashboard", project_id=project.id)
@@ -217,5 +221,6 @@ def pipeline_dashboard(request: HttpRequest, project_id: int | None = None) -> H
             ),
             "crowd_available": crowd_simulator_available(),
             "models_line": models_line,
+            "crowd_runs": crowd_runs(),
         },
     )

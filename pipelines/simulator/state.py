@@ -33,6 +33,7 @@ class Options:
     stage_settings: dict[str, Any] = field(default_factory=dict)  # the project's overrides
     threads: int = 4  # answers that complete no task are sent this many at a time
     settle_timeout: float = 600.0  # seconds the hand-offs of one wave may take
+    pace: float = 0.0  # seconds to sleep after each wave, so a person can watch the run
     progress: Any = None  # a callable taking one line of text
 
 

@@ -7,6 +7,7 @@ annotator may."""
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,6 +36,8 @@ def passes_run(sim: Simulation) -> None:
             if open_now.get(stage) and wave(sim, stage):
                 worked = True
                 sim.settle()
+                if sim.o.pace > 0:  # a person watching the dashboard sees each wave land
+                    time.sleep(sim.o.pace)
         if sim.passes % 10 == 0:
             sim.say(
                 f"pass {sim.passes}: open {db.open_tasks_by_stage(sim.project.id)}, answers {dict(sim.answers)}"

@@ -102,5 +102,8 @@ class Command(BaseCommand):
                 raise CommandError(
                     "the crowd simulator (manage.py simulate_crowd) is not installed"
                 )
-            log = crowd_start(project_slug=project.slug)
-            self.stdout.write(f"Simulated workers run in the background (log: {log}).")
+            run = crowd_start()
+            self.stdout.write(
+                f"Simulated workers run in the background on their own project {run.name!r} "
+                f"(log: {run.log}); the Dashboard links it once it exists."
+            )

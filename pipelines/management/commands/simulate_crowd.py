@@ -41,6 +41,10 @@ class Command(BaseCommand):
             "--threads", type=int, default=4,
             help="Answers that complete no task are sent this many at a time (default 4)",
         )  # fmt: skip
+        parser.add_argument(
+            "--pace", type=float, default=0.0, metavar="SECONDS",
+            help="Sleep this long after each wave, so a person can watch the dashboard move",
+        )  # fmt: skip
         for name, default in Behaviour().as_dict().items():
             if name == "spammer_share":
                 continue
@@ -53,6 +57,8 @@ class Command(BaseCommand):
             raise CommandError("--spammers is a share between 0 and 1")
         if opts["images"] is not None and not opts["images"].is_dir():
             raise CommandError(f"--images {opts['images']}: not a folder")
+        if opts["pace"] < 0:
+            raise CommandError("--pace is seconds, 0 or more")
         if opts["replicate"] < 1:
             raise CommandError("--replicate must be at least 1")
         try:
@@ -80,7 +86,7 @@ class Command(BaseCommand):
             workers=opts["workers"], seed=opts["seed"], behaviour=behaviour,
             images_dir=opts["images"], gold=opts["gold"], name=opts["name"], url=opts["url"],
             queue=celery_queue(), segmenter_share=opts["segmenters"],
-            stage_settings=stage_settings, threads=opts["threads"],
+            stage_settings=stage_settings, threads=opts["threads"], pace=opts["pace"],
             progress=lambda line: self.stderr.write(line),
         )  # fmt: skip
         try:
