@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotation.models import Image, Project
+from annotation.models import ExportJob, Image, Project
 from annotation.models.collection import SearchQuery
 from annotation.services.projects import project_create
 from annotation.sources import local
@@ -107,3 +107,22 @@ def test_an_export_written_by_the_worker_is_in_the_media_folder_and_sent_by_ngin
     assert download["Content-Disposition"] == "attachment; filename*=UTF-8''instances_val.json"
     assert api_client.delete(f"/api/v1/exports/{job['id']}/").status_code == 204
     assert not (accel / name).exists()
+
+
+@pytest.mark.django_db
+def test_an_admin_deletes_an_export_and_its_files_from_the_export_page(
+    accel, admin_user, client, django_capture_on_commit_callbacks
+):
+    call_command("import_coco", str(SAMPLE), "--project", "val2014", "--split", "val",
+                 stdout=io.StringIO())  # fmt: skip
+    client.force_login(admin_user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("export-page"), {"project": Project.objects.get(name="val2014").id,
+                                             "split": "val", "kinds": ["instances"]})  # fmt: skip
+    job = ExportJob.objects.get()
+    folder = accel / f"exports/val2014/export-{job.id}"
+    assert job.status == "done" and (folder / "instances_val.json").is_file()
+    page = client.get(reverse("export-page")).content.decode()
+    assert reverse("export-delete", args=[job.id]) in page
+    assert client.post(reverse("export-delete", args=[job.id])).status_code == 302
+    assert not ExportJob.objects.exists() and not any(folder.glob("*"))
