@@ -24,8 +24,6 @@ urlpatterns = [
     path("", include("frontend.urls_export")),
     path("", include("frontend.urls_admin")),
 ]
-if settings.MEDIA_STORAGE == "local":
-    media_prefix = settings.MEDIA_URL.lstrip("/")
-    urlpatterns.append(
-        re_path(rf"^{media_prefix}(?P<path>.+)$", frontend_views.media, name="media")
-    )
+# Stored files after the permission check, local or S3 (a presigned redirect on S3).
+media_prefix = settings.MEDIA_URL.lstrip("/")
+urlpatterns.append(re_path(rf"^{media_prefix}(?P<path>.+)$", frontend_views.media, name="media"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -17,7 +18,12 @@ from django.views.decorators.http import require_GET
 from annotation.errors import DomainError
 from annotation.models.collection import Candidate
 from annotation.selectors.access import projects_for
-from annotation.stages.collection import collection_thumbnail_for
+from annotation.services.media_delivery import (
+    media_response,
+    media_served_directly,
+    storage_is_local,
+)
+from annotation.stages.collection import collection_thumbnail_for, collection_thumbnail_stored
 
 THUMBNAIL_CACHE_SECONDS = 7 * 24 * 3600
 
@@ -38,7 +44,7 @@ def collection_grid(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def candidate_thumbnail(request: HttpRequest, candidate_id: int) -> HttpResponse:
+def candidate_thumbnail(request: HttpRequest, candidate_id: int) -> HttpResponseBase:
     candidate = Candidate.objects.filter(
         id=candidate_id, project__in=projects_for(request.user)
     ).first()
@@ -46,7 +52,16 @@ def candidate_thumbnail(request: HttpRequest, candidate_id: int) -> HttpResponse
         raise Http404("no such candidate")
     etag = f'"{candidate.checksum_sha256 or candidate.id}-{settings.COLLECTION_THUMBNAIL_PX}"'
     if request.headers.get("If-None-Match") == etag:
-        response: HttpResponse = HttpResponseNotModified()
+        response: HttpResponseBase = HttpResponseNotModified()
+    elif media_served_directly():
+        # nginx (X-Accel-Redirect) or S3 (a presigned URL) sends the stored thumbnail.
+        try:
+            name = collection_thumbnail_stored(candidate, check_exists=storage_is_local())
+        except DomainError as error:
+            raise Http404(error.reason) from None
+        response = media_response(name=name, content_type="image/jpeg")
+        if response.status_code != 200:  # a redirect to a URL that expires: not cached
+            return response
     else:
         try:
             content = collection_thumbnail_for(candidate)

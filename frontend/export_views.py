@@ -11,14 +11,17 @@ from typing import cast
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
 
 from annotation.errors import DomainError
 from annotation.models import ExportJob, Project
 from annotation.services.coco_export import EXPORT_KINDS, split_from_option
 from annotation.services.dataset_stats import dataset_stats, stats_charts
-from annotation.services.export_jobs import export_job_file, export_job_start
+from annotation.services.export_jobs import export_job_delete, export_job_file, export_job_start
+from annotation.services.media_delivery import media_response
 from frontend.access import require_admin
 
 SPLITS = ("all", "train", "val", "test", "unassigned")
@@ -62,14 +65,27 @@ def export_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def export_download(request: HttpRequest, pk: int, name: str) -> FileResponse:
+def export_download(request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
     _require_admin(request)
     job = get_object_or_404(ExportJob, pk=pk)
     try:
-        path = export_job_file(job=job, name=name)
+        stored = export_job_file(job=job, name=name)
     except DomainError as failure:
         raise PermissionDenied(failure.reason) from None
-    return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+    return media_response(name=stored, download_name=name)
+
+
+@login_required
+@require_POST
+def export_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Remove a finished or failed export and its files from the media storage."""
+    _require_admin(request)
+    job = get_object_or_404(ExportJob, pk=pk)
+    try:
+        export_job_delete(job=job)
+    except DomainError as failure:
+        return HttpResponse(failure.reason, status=409, content_type="text/plain")
+    return redirect("export-page")
 
 
 @login_required

@@ -11,5 +11,6 @@ urlpatterns = [
         export_views.export_download,
         name="export-download",
     ),
+    path("manage/export/<int:pk>/delete/", export_views.export_delete, name="export-delete"),
     path("manage/stats/<int:pk>/", export_views.stats_page, name="stats-page"),
 ]

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import cast
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
-from django.utils._os import safe_join
 
 from annotation.selectors.access import media_visible_to, projects_for
 from annotation.selectors.next_steps import next_steps_for
 from annotation.selectors.record import worker_record
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
+from annotation.services.media_delivery import media_response
 from annotation.services.people import profile_for
 
 
@@ -47,13 +47,10 @@ def my_record(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def media(request: HttpRequest, path: str) -> FileResponse:
-    """Photos on local disk, for signed-in people only (S3 serves its own signed URLs): a
-    project's photos to its members, anything else stored to admins only."""
+def media(request: HttpRequest, path: str) -> HttpResponseBase:
+    """A stored file, for signed-in people only: a project's photos to its members,
+    anything else stored to admins only. Sent by nginx (X-Accel-Redirect) or S3 (a
+    presigned URL) after this check when deployed; see annotation/services/media_delivery."""
     if not media_visible_to(request.user, path):
         raise Http404("no such file")
-    try:
-        full_path = safe_join(settings.MEDIA_ROOT, path)
-        return FileResponse(open(full_path, "rb"))
-    except (OSError, ValueError) as error:
-        raise Http404("no such file") from error
+    return media_response(name=path)

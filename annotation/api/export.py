@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 from django.contrib.auth.models import User
-from django.http import FileResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from annotation.api.permissions import IsAdminRole
 from annotation.models import ExportJob, Project
 from annotation.services.coco_export import EXPORT_KINDS
-from annotation.services.export_jobs import export_job_file, export_job_start
+from annotation.services.export_jobs import export_job_delete, export_job_file, export_job_start
+from annotation.services.media_delivery import media_response
 
 
 class ExportStartSerializer(serializers.Serializer):
@@ -81,12 +82,19 @@ class ExportJobApi(APIView):
     def get(self, request: Request, pk: int) -> Response:
         return Response(export_job_json(get_object_or_404(ExportJob, pk=pk)))
 
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        """Remove a finished or failed job and its files from the media storage."""
+        export_job_delete(job=get_object_or_404(ExportJob, pk=pk))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class ExportFileApi(APIView):
     permission_classes = [IsAdminRole]
 
-    @extend_schema(responses={200: bytes})
-    def get(self, request: Request, pk: int, name: str) -> FileResponse:
+    @extend_schema(responses={200: bytes, 302: None})
+    def get(self, request: Request, pk: int, name: str) -> HttpResponseBase:
+        """The file itself; on S3 a 302 to a short-lived presigned URL, behind nginx an
+        X-Accel-Redirect."""
         job = get_object_or_404(ExportJob, pk=pk)
-        path = export_job_file(job=job, name=name)
-        return FileResponse(path.open("rb"), as_attachment=True, filename=name)
+        return media_response(name=export_job_file(job=job, name=name), download_name=name)

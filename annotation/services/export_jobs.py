@@ -14,11 +14,15 @@ again from the start; finished files are only ever renamed into place whole.
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.files import File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -27,6 +31,7 @@ from annotation.errors import DomainError, NotFound
 from annotation.events import export_job_queued, send_on_commit
 from annotation.models import ExportJob, Project
 from annotation.services.coco_export import EXPORT_KINDS, export_run, split_from_option
+from annotation.services.media_delivery import storage_is_local
 from pipelines.coco.export import ExportFailed, partial_files_remove
 
 PROGRESS_SAVE_EVERY = 0.01  # save progress when it moved by 1% of the total
@@ -35,9 +40,34 @@ HEARTBEAT_SECONDS = 30  # ... or when this long has passed since the last save
 STALE_AFTER_SECONDS = 600
 
 
-def export_root() -> Path:
-    """Where admin-started exports are written (setting COCOFORGE_EXPORT_ROOT, else var/)."""
-    return Path(getattr(settings, "COCOFORGE_EXPORT_ROOT", Path(settings.VAR_DIR) / "exports"))
+EXPORTS_PREFIX = "exports"  # under the media storage, local or S3 (issue 18)
+
+
+def export_storage_prefix(job: ExportJob) -> str:
+    """Where a job's files live in the media storage: exports/<project>/export-<id>."""
+    return f"{EXPORTS_PREFIX}/{job.project.slug}/export-{job.id}"
+
+
+def export_work_folder(job: ExportJob) -> Path:
+    """Where the worker writes a job's files. Local storage: the storage's own folder (the
+    shared media volume), so the web container offers what the worker wrote. S3: a
+    staging folder under VAR_DIR, uploaded to the bucket once the export is whole."""
+    if storage_is_local():
+        return Path(default_storage.path(export_storage_prefix(job)))
+    return Path(settings.VAR_DIR) / "export-staging" / job.project.slug / f"export-{job.id}"
+
+
+def _upload(folder: Path, names: list[str], prefix: str) -> None:
+    """Copy the finished files to the (S3) storage under `prefix`, replacing what an
+    earlier attempt uploaded, then drop the staging folder."""
+    for name in names:
+        key = f"{prefix}/{name}"
+        default_storage.delete(key)  # file_overwrite is off: save() would rename instead
+        with (folder / name).open("rb") as handle:
+            saved = default_storage.save(key, File(handle))
+        if saved != key:
+            raise OSError(f"storage saved {key!r} as {saved!r}")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def stale_after() -> timedelta:
@@ -99,7 +129,7 @@ def export_job_run(*, job_id: int) -> ExportJob:
     is recorded on the job and leaves no file. Running a finished or live job again changes
     nothing."""
     job = ExportJob.objects.select_related("project").get(id=job_id)
-    folder = export_root() / job.project.slug / f"export-{job.id}"
+    folder = export_work_folder(job)
     attempt = _claim(job, folder)
     if attempt is None:
         job.refresh_from_db()
@@ -138,6 +168,14 @@ def export_job_run(*, job_id: int) -> ExportJob:
         for extra in (".sha256", ".manifest.json"):
             if path.with_name(path.name + extra).exists():
                 names.append(path.name + extra)
+    if not storage_is_local():
+        try:
+            _upload(folder, names, export_storage_prefix(job))
+        except (OSError, BotoCoreError, ClientError) as error:
+            mine.update(status=ExportJob.Status.FAILED, error=f"upload to storage failed: {error}",
+                        finished_at=timezone.now())  # fmt: skip
+            job.refresh_from_db()
+            return job
     mine.update(
         status=ExportJob.Status.DONE, files=names, checksum_sha256=checksum,
         finished_at=timezone.now(),
@@ -174,11 +212,25 @@ def export_jobs_recover(*, older_than: timedelta) -> list[int]:
     return recovered
 
 
-def export_job_file(*, job: ExportJob, name: str) -> Path:
-    """The path of one finished file of a job (only names the job wrote)."""
+def export_job_file(*, job: ExportJob, name: str) -> str:
+    """The storage name of one finished file of a job (only names the job wrote)."""
     if job.status != ExportJob.Status.DONE or name not in job.files:
         raise NotFound(f"export {job.id} has no file {name!r}")
-    path = Path(job.folder) / name
-    if not path.is_file():
-        raise NotFound(f"the file {name!r} of export {job.id} is no longer on disk")
-    return path
+    stored = f"{export_storage_prefix(job)}/{name}"
+    if not default_storage.exists(stored):
+        raise NotFound(f"the file {name!r} of export {job.id} is no longer in storage")
+    return stored
+
+
+@transaction.atomic
+def export_job_delete(*, job: ExportJob) -> None:
+    """Remove a job and its files from the media storage (local or S3). A running job is
+    refused: its worker would write the files again."""
+    if job.status == ExportJob.Status.RUNNING:
+        raise DomainError(f"export {job.id} is running; delete it once it has finished")
+    prefix = export_storage_prefix(job)
+    for name in job.files:
+        default_storage.delete(f"{prefix}/{name}")
+    if job.folder and Path(job.folder).is_dir():
+        shutil.rmtree(job.folder, ignore_errors=True)  # an empty local folder, or staging
+    job.delete()

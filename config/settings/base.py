@@ -168,13 +168,21 @@ if MEDIA_STORAGE == "s3":
             "access_key": os.environ.get("AWS_ACCESS_KEY_ID"),
             "secret_key": os.environ.get("AWS_SECRET_ACCESS_KEY"),
             "querystring_auth": True,
+            "querystring_expire": int(os.environ.get("MEDIA_URL_EXPIRE_SECONDS", "300")),
             "file_overwrite": False,
+            "signature_version": "s3v4",  # presigned URLs with X-Amz-Expires (issue 18)
         },
     }
 elif MEDIA_STORAGE == "local":
     default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 else:
     raise ValueError(f"MEDIA_STORAGE must be 'local' or 's3', not {MEDIA_STORAGE!r}")
+# Issue 18: downloads leave after Django's permission check without Python streaming them:
+# S3 answers a presigned URL valid this long; local storage behind nginx answers with an
+# X-Accel-Redirect to this internal location (deploy/nginx.conf). docs/admin/storage.md.
+MEDIA_URL_EXPIRE_SECONDS = int(os.environ.get("MEDIA_URL_EXPIRE_SECONDS", "300"))
+MEDIA_ACCEL_REDIRECT = os.environ.get("MEDIA_ACCEL_REDIRECT", "0") == "1"
+MEDIA_ACCEL_PREFIX = os.environ.get("MEDIA_ACCEL_PREFIX", "/protected-media/")
 STORAGES = {
     "default": default_storage,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -13,7 +13,7 @@ SAMPLE = Path(__file__).parents[1] / "fixtures" / "coco_samples" / "instances_va
 
 @pytest.fixture
 def project(db, settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.COCOFORGE_EXPORT_ROOT = tmp_path
+    settings.MEDIA_ROOT = tmp_path
     call_command("import_coco", str(SAMPLE), "--project", "val2014")
     return Project.objects.get(name="val2014")
 

@@ -14,8 +14,9 @@ from tests.conftest import jpeg_bytes
 
 @pytest.fixture
 def export_root(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.COCOFORGE_EXPORT_ROOT = tmp_path
-    return tmp_path
+    """Exports live in the media storage (issue 18): local storage writes them there."""
+    settings.MEDIA_ROOT = tmp_path
+    return tmp_path / "exports"
 
 
 @pytest.mark.django_db

@@ -29,6 +29,7 @@ from annotation.stages.collection.intake import (
     OfferOutcome,
     collection_candidate_offer,
     collection_thumbnail_for,
+    collection_thumbnail_stored,
     photo_thumbnail,
 )
 from annotation.stages.collection.photographer_cap import (
@@ -81,6 +82,7 @@ __all__ = [
     "collection_splits_assign",
     "collection_summary",
     "collection_thumbnail_for",
+    "collection_thumbnail_stored",
     "keep_votes_needed",
     "near_duplicate_groups",
     "on_collection_complete",

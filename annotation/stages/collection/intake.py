@@ -163,6 +163,19 @@ def _candidate_save(candidate: Candidate, outcome: str) -> OfferOutcome:
     return OfferOutcome(outcome, candidate)
 
 
+def collection_thumbnail_stored(candidate: Candidate, *, check_exists: bool) -> str:
+    """The storage name of the candidate's thumbnail, made (and stored) first if it has none,
+    or, with `check_exists`, if it is lost from storage. For a web server or S3 to send the
+    file without Django reading it (issue 18)."""
+    name = candidate.thumbnail.name or ""
+    if name and (not check_exists or candidate.thumbnail.storage.exists(name)):
+        return name
+    if name:
+        candidate.thumbnail = None  # type: ignore[assignment]
+    collection_thumbnail_for(candidate)
+    return candidate.thumbnail.name or ""
+
+
 def collection_thumbnail_for(candidate: Candidate) -> bytes:
     """The stored thumbnail; made once from the stored photo if it is missing."""
     if candidate.thumbnail:

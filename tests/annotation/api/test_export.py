@@ -14,7 +14,7 @@ SAMPLE = Path(__file__).parents[2] / "fixtures" / "coco_samples" / "instances_va
 
 @pytest.fixture
 def project(db, settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.COCOFORGE_EXPORT_ROOT = tmp_path / "exports"
+    settings.MEDIA_ROOT = tmp_path
     call_command("import_coco", str(SAMPLE), "--project", "val2014", "--split", "val")
     return Project.objects.get(name="val2014")
 
