@@ -84,8 +84,9 @@ class ImageUploadSerializer(serializers.Serializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    image = ImageSerializer(read_only=True)
-    category = CategorySerializer(read_only=True)
+    # Null for tasks of no image (none yet) or no category (labeling): the schema says so.
+    image = ImageSerializer(read_only=True, allow_null=True)
+    category = CategorySerializer(read_only=True, allow_null=True)
     payload = serializers.SerializerMethodField()
 
     class Meta:
