@@ -60,11 +60,14 @@ class NormalisedPolygons:
 
 
 def _finite_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    """A JSON number a float holds: not a bool, not NaN/inf, not an int beyond 1.8e308 (JSON
+    allows 10**400; float() of it raises OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def parse_parts(raw: Any, *, max_vertices: int = MAX_VERTICES) -> list[np.ndarray]:
@@ -324,11 +327,7 @@ def position_in_image(raw: dict, what: str, *, size: tuple[int, int] | None) -> 
     values = []
     for axis in ("x", "y"):
         value = raw.get(axis)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not _finite_number(value):
             raise AnswerInvalid(f"{what}: {axis} must be a number of pixels")
         values.append(float(value))
     x, y = values

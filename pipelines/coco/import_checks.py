@@ -38,11 +38,12 @@ class CocoInvalid(ValueError):
 
 
 def _number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond any float (JSON allows 10**400)
+        return False
 
 
 def _whole(value: Any) -> TypeGuard[int]:

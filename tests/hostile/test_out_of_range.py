@@ -165,3 +165,31 @@ def test_import_coco_refuses_ids_and_sizes_beyond_the_database_naming_the_entry(
         call_command("import_coco", str(path), "--project", "big")
     assert not Project.objects.exists() and not Image.objects.exists()
     assert not Category.objects.filter(taxonomy__project__slug="big").exists()
+
+
+@pytest.mark.django_db
+def test_a_setting_beyond_any_float_is_a_400_not_an_overflow(api_client, admin_user, coco_project):
+    """JSON allows 10**400; float() of it raises OverflowError (a 500 before)."""
+    api_client.force_authenticate(admin_user)
+    before = Project.objects.get(id=coco_project.id).stage_settings
+    response = api_client.generic(
+        "PATCH",
+        f"/api/v1/projects/{coco_project.id}/settings/",
+        '{"collection_split_train": 1' + "0" * 400 + "}",
+        content_type="application/json",
+    )
+    assert response.status_code == 400, response.content
+    assert "must be a finite number" in response.json()["detail"]
+    assert Project.objects.get(id=coco_project.id).stage_settings == before
+
+
+@pytest.mark.django_db
+def test_import_coco_refuses_a_coordinate_beyond_any_float(tmp_path):
+    data = json.loads(GT_PATH.read_text())
+    polygon_owner = next(a for a in data["annotations"] if not a["iscrowd"])
+    polygon_owner["segmentation"][0][0] = 10**400
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(CommandError, match="has a coordinate that is not a number"):
+        call_command("import_coco", str(path), "--project", "huge")
+    assert not Project.objects.exists()
