@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import shapely
@@ -59,7 +59,7 @@ class NormalisedPolygons:
 # Parsing ----------------------------------------------------------------------------------
 
 
-def _finite_number(value: Any) -> bool:
+def _finite_number(value: Any) -> TypeGuard[int | float]:
     """A JSON number a float holds: not a bool, not NaN/inf, not an int beyond 1.8e308 (JSON
     allows 10**400; float() of it raises OverflowError)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
