@@ -11,6 +11,7 @@ the status codes it can answer with it:
     404  an object named in the path or the body does not exist or is not yours
     409  a state conflict (stage not available, lease expired, already answered): writes
     413  a body over the endpoint's cap: operations with a body
+    415  a body in a media type the endpoint does not parse: operations with a body
     429  throttled (leasing, submitting, asking for a token): writes
 """
 
@@ -37,6 +38,7 @@ REASONS = {
     "404": "Not found, or not yours.",
     "409": "Conflicts with the current state (e.g. a lease that expired).",
     "413": "The request body is larger than this endpoint accepts.",
+    "415": "The body's media type is not one this endpoint parses.",
     "429": "Too many requests: try again later.",
 }
 WRITES = {"post", "put", "patch", "delete"}
@@ -50,7 +52,7 @@ def _codes(method: str, operation: dict) -> list[str]:
     if method in WRITES:
         codes += ["409", "429"]
     if has_body:
-        codes.append("413")
+        codes += ["413", "415"]
     return codes
 
 
