@@ -13,6 +13,14 @@ class DomainError(Exception):
         self.reason = reason
 
 
+class BodyTooLarge(DomainError):
+    """A request body over the endpoint's cap, refused from its Content-Length before it is
+    read."""
+
+    status_code = 413
+    code = "too_large"
+
+
 class AnswerInvalid(DomainError):
     code = "answer_invalid"
 

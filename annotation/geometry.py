@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import shapely
@@ -31,6 +31,7 @@ from shapely.ops import unary_union
 from shapely.prepared import prep
 
 from annotation.errors import AnswerInvalid
+from pipelines.coco.export import rle_runs_checked
 
 # Defaults; the stage passes the project's settings.
 MAX_VERTICES = 2000  # per object, all parts together: a careful outline has 20-200
@@ -58,12 +59,15 @@ class NormalisedPolygons:
 # Parsing ----------------------------------------------------------------------------------
 
 
-def _finite_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+def _finite_number(value: Any) -> TypeGuard[int | float]:
+    """A JSON number a float holds: not a bool, not NaN/inf, not an int beyond 1.8e308 (JSON
+    allows 10**400; float() of it raises OverflowError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def parse_parts(raw: Any, *, max_vertices: int = MAX_VERTICES) -> list[np.ndarray]:
@@ -251,17 +255,17 @@ def mask_to_rle(mask: np.ndarray) -> dict:
 
 
 def rle_from_counts(counts: list[int], *, height: int, width: int) -> dict:
-    """Uncompressed RLE counts (the released files' crowd form) as a compressed RLE."""
+    """Uncompressed RLE counts (the released files' crowd form) as a compressed RLE; the
+    counts must already be checked (`rle_checked`)."""
     return coco_mask.frPyObjects({"size": [height, width], "counts": counts}, height, width)
 
 
-def rle_from_string(counts: str, *, height: int, width: int) -> dict:
-    """A compressed-RLE string checked by decoding it; ValueError when it does not decode."""
-    rle = {"size": [height, width], "counts": counts.encode("ascii", "replace")}
-    try:
-        return mask_to_rle(coco_mask.decode(rle))
-    except Exception as error:  # pycocotools raises plain exceptions on garbage
-        raise ValueError("RLE counts could not be decoded") from error
+def rle_checked(counts: Any, *, height: int, width: int) -> dict:
+    """An RLE's counts (list or compressed string) as a compressed RLE, checked BEFORE
+    pycocotools sees them (run lengths >= 0 adding up to height * width, see
+    `rle_runs_checked`); ValueError saying why not."""
+    runs = rle_runs_checked(counts, height=height, width=width)
+    return rle_from_counts(runs, height=height, width=width)
 
 
 def rle_json(rle: dict) -> dict:
@@ -323,11 +327,7 @@ def position_in_image(raw: dict, what: str, *, size: tuple[int, int] | None) -> 
     values = []
     for axis in ("x", "y"):
         value = raw.get(axis)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not _finite_number(value):
             raise AnswerInvalid(f"{what}: {axis} must be a number of pixels")
         values.append(float(value))
     x, y = values

@@ -216,9 +216,12 @@ def setting_check(key: str, value: Any) -> Any:
             raise SettingInvalid(key, f"must be a whole number, not {value!r}")
         value = int(value)
     else:
+        try:
+            value = float(value)  # an int beyond any float (10**400) raises OverflowError
+        except OverflowError:
+            raise SettingInvalid(key, "must be a finite number, not one this large") from None
         if not math.isfinite(value):
             raise SettingInvalid(key, f"must be a finite number, not {value!r}")
-        value = float(value)
     if declaration.minimum is not None and value < declaration.minimum:
         raise SettingInvalid(key, f"must be at least {declaration.minimum:g}, not {value:g}")
     if declaration.maximum is not None and value > declaration.maximum:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import status
@@ -27,6 +28,21 @@ def _flatten(detail: Any, prefix: str = "") -> list[str]:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    if isinstance(exc, RequestDataTooBig):
+        # Django's own answer is its HTML "Bad Request (400)" page.
+        return Response(
+            {
+                "error": "too_large",
+                "detail": "the request body is larger than this endpoint accepts "
+                f"({settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)",
+            },
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, TooManyFieldsSent):
+        return Response(
+            {"error": "invalid", "detail": "the request has too many form fields"},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, DomainError):
         return Response({"error": exc.code, "detail": exc.reason}, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

@@ -14,8 +14,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotation.errors import BodyTooLarge
 from annotation.models.evaluation import Release, Submission
 from annotation.services.evaluation_server import (
+    MAX_RESULTS_BYTES,
     leaderboard,
     releases,
     results_upload_read,
@@ -76,6 +78,13 @@ class SubmissionCreateApi(APIView):
     )
     def post(self, request: Request, slug: str) -> Response:
         """Upload results; a file that cannot be scored is a 400 naming the entry."""
+        # Capped from the declared length before a byte is received into a temporary file.
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > MAX_RESULTS_BYTES + 2**20:
+            raise BodyTooLarge(
+                f"the upload is {int(declared)} bytes; a results file may be at most "
+                f"{MAX_RESULTS_BYTES // 2**20} MiB"
+            )
         release = get_object_or_404(releases(), slug=slug)
         form = SubmissionUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
+from annotation.api.serializers import MAX_DB_INT
 from annotation.models import ExportJob, Project
 from annotation.services.coco_export import EXPORT_KINDS
 from annotation.services.export_jobs import export_job_delete, export_job_file, export_job_start
@@ -22,7 +23,7 @@ from annotation.services.media_delivery import media_response
 
 
 class ExportStartSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
+    project = serializers.IntegerField(max_value=MAX_DB_INT)
     split = serializers.CharField(default="all")
     kinds = serializers.ListField(
         child=serializers.ChoiceField(choices=EXPORT_KINDS), default=["instances"]

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole
+from annotation.api.serializers import MAX_DB_INT
 from annotation.coco_taxonomy import COCO_CATEGORIES
 from annotation.errors import NotFound
 from annotation.models import Category, Image, Project
@@ -66,7 +67,9 @@ class LabelingPanelApi(APIView):
 
 
 class LabelingTasksPostSerializer(serializers.Serializer):
-    images = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False)
+    images = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_DB_INT), required=False
+    )
 
 
 class LabelingTasksPostApi(APIView):

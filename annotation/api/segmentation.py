@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from annotation.api.labeling import category_icon
 from annotation.api.permissions import IsAdminRole
+from annotation.api.serializers import MAX_DB_INT
 from annotation.api.views import signed_in
 from annotation.models import Category, Image
 from annotation.models.segmentation import ReferenceMask
@@ -89,7 +90,7 @@ class TrainingCategoriesApi(APIView):
 
 
 class TrainingNextInput(serializers.Serializer):
-    category = serializers.IntegerField(help_text="the category's COCO id")
+    category = serializers.IntegerField(help_text="the category's COCO id", max_value=MAX_DB_INT)
 
 
 class TrainingNextApi(APIView):
@@ -156,8 +157,8 @@ class TrainingFeedbackPictureApi(APIView):
 
 
 class ReferenceInput(serializers.Serializer):
-    image = serializers.IntegerField()
-    category = serializers.IntegerField(help_text="the category's COCO id")
+    image = serializers.IntegerField(max_value=MAX_DB_INT)
+    category = serializers.IntegerField(help_text="the category's COCO id", max_value=MAX_DB_INT)
     polygons = serializers.JSONField()
     spot = serializers.DictField(child=serializers.FloatField(), required=False)
 

@@ -8,6 +8,10 @@ from rest_framework import serializers
 from annotation.models import Assignment, Category, Image, Project, SceneCategory, Stage, Task
 from annotation.selectors.access import task_payload_for
 
+# PostgreSQL `integer` (category ids, ids looked up): a larger id is a 400 with the range, not
+# a DataError 500 from the database.
+MAX_DB_INT = 2**31 - 1
+
 
 class CategorySerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="coco_id", read_only=True)
@@ -43,7 +47,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class CategoryInputSerializer(serializers.Serializer):
-    id = serializers.IntegerField(required=False, min_value=1)
+    id = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
     name = serializers.CharField(max_length=100)
     supercategory = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
@@ -80,8 +84,9 @@ class ImageUploadSerializer(serializers.Serializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    image = ImageSerializer(read_only=True)
-    category = CategorySerializer(read_only=True)
+    # Null for tasks of no image (none yet) or no category (labeling): the schema says so.
+    image = ImageSerializer(read_only=True, allow_null=True)
+    category = CategorySerializer(read_only=True, allow_null=True)
     payload = serializers.SerializerMethodField()
 
     class Meta:
@@ -115,7 +120,7 @@ class AssignmentSerializer(serializers.ModelSerializer):
 
 class NextTaskRequestSerializer(serializers.Serializer):
     stage = serializers.ChoiceField(choices=Stage.choices, required=False)
-    project = serializers.IntegerField(required=False, min_value=1)
+    project = serializers.IntegerField(required=False, min_value=1, max_value=MAX_DB_INT)
 
 
 class SubmitSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.api.permissions import IsAdminRole, IsExpertRole
+from annotation.api.serializers import MAX_DB_INT
 from annotation.api.views import signed_in
 from annotation.errors import NotFound
 from annotation.models import Project
@@ -80,9 +81,13 @@ class GridsPostApi(APIView):
 
 
 class GoldInput(serializers.Serializer):
-    segmentation = serializers.IntegerField(required=False, help_text="a rejected mask")
-    image = serializers.IntegerField(required=False)
-    category = serializers.IntegerField(required=False, help_text="the category's COCO id")
+    segmentation = serializers.IntegerField(
+        required=False, help_text="a rejected mask", max_value=MAX_DB_INT
+    )
+    image = serializers.IntegerField(required=False, max_value=MAX_DB_INT)
+    category = serializers.IntegerField(
+        required=False, help_text="the category's COCO id", max_value=MAX_DB_INT
+    )
     polygons = serializers.JSONField(required=False)
 
 

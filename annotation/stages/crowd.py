@@ -86,7 +86,7 @@ def crowd_post_tasks(*, project: Project) -> list[Task]:
 # 2. One worker's answer -----------------------------------------------------------------------
 
 
-def _mask_from_png(data_url: Any) -> np.ndarray:
+def _mask_from_png(data_url: Any, height: int, width: int) -> np.ndarray:
     if not isinstance(data_url, str) or not data_url.startswith(PNG_PREFIX):
         raise AnswerInvalid("the painting must be a PNG data URL (data:image/png;base64,...)")
     if len(data_url) > MAX_PNG_BYTES * 4 // 3 + len(PNG_PREFIX) + 4:
@@ -101,6 +101,13 @@ def _mask_from_png(data_url: Any) -> np.ndarray:
         with PIL.Image.open(io.BytesIO(content)) as picture:
             if picture.format != "PNG":
                 raise AnswerInvalid("the painting must be a PNG")
+            # Pillow's open reads the header only: the declared size is checked before a
+            # single pixel is decoded (a 315 KB PNG can declare 9000x9000 = 1.35 GB RGBA).
+            if picture.size != (width, height):
+                raise AnswerInvalid(
+                    f"the painting is {picture.size[0]}x{picture.size[1]} but the photo is "
+                    f"{width}x{height}"
+                )
             rgba = np.asarray(picture.convert("RGBA"))
     except (OSError, PIL.Image.DecompressionBombError, SyntaxError):
         raise AnswerInvalid("the painting could not be decoded as a PNG") from None
@@ -123,19 +130,10 @@ def _rle_from_answer(raw: Any, height: int, width: int) -> dict:
         raise AnswerInvalid(
             f"the painting is {size[1]}x{size[0]} but the photo is {width}x{height}"
         )
-    counts = raw["counts"]
-    if isinstance(counts, list):
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts):
-            raise AnswerInvalid("RLE counts must be whole numbers of at least 0")
-        if sum(counts) != height * width:
-            raise AnswerInvalid("RLE counts must add up to the photo's pixel count")
-        return geometry.rle_from_counts(counts, height=height, width=width)
-    if isinstance(counts, str):
-        try:
-            return geometry.rle_from_string(counts, height=height, width=width)
-        except ValueError as error:
-            raise AnswerInvalid(str(error)) from None
-    raise AnswerInvalid("RLE counts must be a list of numbers or a compressed string")
+    try:
+        return geometry.rle_checked(raw["counts"], height=height, width=width)
+    except ValueError as error:
+        raise AnswerInvalid(str(error)) from None
 
 
 def painted_region(mask: np.ndarray) -> dict:
@@ -164,11 +162,7 @@ def validate_painting(task: Task, answer: Any) -> dict:
         raise AnswerInvalid("this task has no image to paint on")
     height, width = task.image.height, task.image.width
     if kinds[0] == "png":
-        mask = _mask_from_png(answer["png"])
-        if mask.shape != (height, width):
-            raise AnswerInvalid(
-                f"the painting is {mask.shape[1]}x{mask.shape[0]} but the photo is {width}x{height}"
-            )
+        mask = _mask_from_png(answer["png"], height, width)
         region = painted_region(mask)
     else:
         region = _region_of(_rle_from_answer(answer["rle"], height, width))

@@ -26,6 +26,8 @@ from typing import Any, NoReturn
 import numpy as np
 from pycocotools import mask as mask_utils
 
+from pipelines.coco.export import rle_runs_checked
+
 IOU_TYPES = ("bbox", "segm")
 
 # pycocotools.cocoeval.Params defaults, built with the very same expressions so that the
@@ -318,16 +320,17 @@ def _check_segmentation(
             raise ResultsFormatError(
                 f"{where}: segmentation RLE needs counts and size [height, width]"
             )
-        if [int(size[0]), int(size[1])] != [height, width]:
+        if list(size) != [height, width]:
             raise ResultsFormatError(
                 f"{where}: segmentation size {list(size)} does not match image "
                 f"{ground_truth.image_ids[image]!r} ({height}x{width})"
             )
-        counts = segmentation["counts"]
-        if isinstance(counts, list) and sum(counts) != height * width:
-            raise ResultsFormatError(
-                f"{where}: uncompressed RLE counts do not add up to height*width"
-            )
+        try:
+            # Compressed strings too: pycocotools decodes one whose runs do not add up to the
+            # mask into uninitialised memory.
+            rle_runs_checked(segmentation["counts"], height=height, width=width)
+        except ValueError as error:
+            raise ResultsFormatError(f"{where}: segmentation {error}") from None
         return
     if (
         isinstance(segmentation, list)
@@ -355,9 +358,10 @@ def _to_rle(segmentation: Any, ground_truth: GroundTruth, image: int) -> dict:
     height, width = int(ground_truth.image_heights[image]), int(ground_truth.image_widths[image])
     if isinstance(segmentation, list):
         return mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
-    if isinstance(segmentation["counts"], list):
-        return mask_utils.frPyObjects(segmentation, height, width)
-    return segmentation
+    # Checked by _check_segmentation; re-encoded from the checked runs so pycocotools never
+    # reads a string it was not shown to be safe on.
+    runs = rle_runs_checked(segmentation["counts"], height=height, width=width)
+    return mask_utils.frPyObjects({"size": [height, width], "counts": runs}, height, width)
 
 
 # --------------------------------------------------------------------------------------------

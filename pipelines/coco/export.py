@@ -333,6 +333,42 @@ def write_lines(path: Path | str, lines: Iterable[str]) -> tuple[str, int]:
 # RLE --------------------------------------------------------------------------------------
 
 
+MAX_RLE_GROUPS = 6
+
+
+def rle_runs_checked(counts: Any, *, height: int, width: int) -> list[int]:
+    """The run lengths of an RLE's counts (a list of ints or a compressed string), checked
+    WITHOUT decoding any pixel: whole numbers >= 0 that add up to height * width.
+
+    ValueError with the reason otherwise. pycocotools' decoders trust their input: a string
+    whose runs do not add up to the mask (``"0" * 5000``) decodes into a mask of
+    uninitialised heap memory, and a list that is too short reads past its end. Only runs
+    that pass this check may reach pycocotools (re-encoded from the list, so what it decodes
+    is exactly what was checked)."""
+    pixels = height * width
+    if isinstance(counts, list):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts):
+            raise ValueError("RLE counts must be whole numbers of at least 0")
+        runs = counts
+    elif isinstance(counts, str | bytes):
+        if len(counts) > 2 * pixels + 16:
+            raise ValueError("RLE counts string is longer than any mask of this size needs")
+        try:
+            runs = rle_counts_from_string(counts)
+        except (UnicodeEncodeError, ValueError) as error:
+            raise ValueError(f"RLE counts string is not valid compressed RLE ({error})") from None
+        if any(v < 0 for v in runs):
+            raise ValueError("RLE counts string is not valid compressed RLE (a negative run)")
+    else:
+        raise ValueError("RLE counts must be a list of run lengths or a compressed string")
+    total = sum(runs)
+    if total != pixels:
+        raise ValueError(
+            f"RLE runs cover {total} pixels, but the mask has {height} x {width} = {pixels}"
+        )
+    return runs
+
+
 def rle_counts_from_string(counts: str | bytes) -> list[int]:
     """Uncompressed run lengths of a compressed COCO RLE string (maskApi.c rleFrString).
 
@@ -353,6 +389,10 @@ def rle_counts_from_string(counts: str | bytes) -> list[int]:
         raise ValueError("the RLE string ends in the middle of a run")
     ends = np.flatnonzero(last)
     starts = np.concatenate(([0], ends[:-1] + 1))
+    if int((ends - starts).max()) >= MAX_RLE_GROUPS:
+        # 6 groups hold 30 bits, above any image's pixel count; more overflow maskApi.c's
+        # `int` shifts (undefined behaviour) and, further on, the int64 sums here.
+        raise ValueError(f"a run is longer than {MAX_RLE_GROUPS} characters")
     position = np.arange(len(chars)) - np.repeat(starts, ends - starts + 1)
     values = np.add.reduceat((chars & 0x1F) << (5 * position), starts)
     negative = (chars[ends] & 0x10) != 0

@@ -16,6 +16,11 @@ from typing import Any, TypeGuard
 from pipelines.coco.export import rle_counts_from_string
 
 MAX_PROBLEMS = 50  # a badly broken file gets the first ones and a count, not a wall of text
+# The database's columns: category and licence ids, widths and heights are `integer`; image
+# and annotation ids `bigint`. A larger number is a problem named here, not a DataError
+# traceback halfway through the import.
+MAX_INT = 2**31 - 1
+MAX_BIGINT = 2**63 - 1
 
 
 class CocoInvalid(ValueError):
@@ -33,11 +38,12 @@ class CocoInvalid(ValueError):
 
 
 def _number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond any float (JSON allows 10**400)
+        return False
 
 
 def _whole(value: Any) -> TypeGuard[int]:
@@ -115,7 +121,13 @@ def _check_rle(rle: dict, image: dict | None, where: str, problems: _Problems) -
 
 
 def _index_by_id(
-    data: dict, section: str, required: tuple[str, ...], problems: _Problems, *, min_id: int
+    data: dict,
+    section: str,
+    required: tuple[str, ...],
+    problems: _Problems,
+    *,
+    min_id: int,
+    max_id: int = MAX_INT,
 ) -> dict[int, dict]:
     entries = data.get(section)
     by_id: dict[int, dict] = {}
@@ -131,8 +143,8 @@ def _index_by_id(
         if missing:
             problems.add(f"{where}: missing key(s) {', '.join(missing)}")
         entry_id = entry.get("id")
-        if "id" in entry and not (_whole(entry_id) and entry_id >= min_id):
-            problems.add(f"{where}: id must be a whole number >= {min_id}")
+        if "id" in entry and not (_whole(entry_id) and min_id <= entry_id <= max_id):
+            problems.add(f"{where}: id must be a whole number from {min_id} to {max_id}")
             continue
         if entry_id in by_id:
             problems.add(f"{where}: id {entry_id} is used twice in {section}")
@@ -192,15 +204,20 @@ def _check_categories(data: dict, problems: _Problems) -> dict[int, dict]:
 def _check_images(data: dict, licenses: dict[int, dict], problems: _Problems) -> dict[int, dict]:
     """Ids >= 0, each once; a size of whole pixels; a file name; a listed licence."""
     images = _index_by_id(
-        data, "images", ("id", "file_name", "width", "height"), problems, min_id=0
+        data,
+        "images",
+        ("id", "file_name", "width", "height"),
+        problems,
+        min_id=0,
+        max_id=MAX_BIGINT,
     )
     for index, image in enumerate(data["images"] if isinstance(data["images"], list) else []):
         if not isinstance(image, dict):
             continue
         where = _where("images", index, image)
         for key in ("width", "height"):
-            if key in image and not (_whole(image[key]) and image[key] >= 1):
-                problems.add(f"{where}: {key} must be a whole number >= 1")
+            if key in image and not (_whole(image[key]) and 1 <= image[key] <= MAX_INT):
+                problems.add(f"{where}: {key} must be a whole number from 1 to {MAX_INT}")
         if "file_name" in image and not (
             isinstance(image["file_name"], str) and image["file_name"].strip()
         ):
@@ -252,8 +269,8 @@ def _annotation_id(annotation: dict, where: str, context: _AnnotationContext) ->
     if "id" not in annotation:
         return
     annotation_id = annotation["id"]
-    if not (_whole(annotation_id) and annotation_id >= 1):
-        context.problems.add(f"{where}: id must be a whole number >= 1")
+    if not (_whole(annotation_id) and 1 <= annotation_id <= MAX_BIGINT):
+        context.problems.add(f"{where}: id must be a whole number from 1 to {MAX_BIGINT}")
     elif annotation_id in context.seen_ids:
         context.problems.add(f"{where}: id {annotation_id} is used twice in annotations")
     else:
