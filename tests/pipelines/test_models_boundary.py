@@ -14,6 +14,9 @@ def test_loading_every_web_app_module_imports_no_torch_and_no_models_zoo():
         "import importlib, os, pkgutil, sys\n"
         "os.environ['DJANGO_SETTINGS_MODULE'] = 'config.settings.test'\n"
         "os.environ['COCOFORGE_TEST_BACKEND'] = 'sqlite'\n"
+        # config.settings.production refuses weak keys and DEBUG: give it what it asks for.
+        "import secrets; os.environ['SECRET_KEY'] = secrets.token_urlsafe(50)\n"
+        "os.environ['DEBUG'] = '0'\n"
         "import django; django.setup()\n"
         "for package in ('annotation', 'pipelines', 'frontend', 'config'):\n"
         "    root = importlib.import_module(package)\n"
