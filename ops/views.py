@@ -22,9 +22,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """200 when the database, the broker and the media storage answer; 503 naming the ones
-    that do not."""
+    that do not (with the reason, for METRICS_ALLOWED_ADDRESSES or the metrics token)."""
     checks = readiness()
     failed = sorted(name for name, state in checks.items() if state != "ok")
+    if not metrics.may_scrape(request):
+        # The reasons name internal hosts and folders: only the operator's addresses see them.
+        checks = {name: "ok" if state == "ok" else "unavailable" for name, state in checks.items()}
     return JsonResponse(
         {"status": "unavailable" if failed else "ok", "failed": failed, "checks": checks},
         status=503 if failed else 200,

@@ -43,6 +43,18 @@ def test_readyz_names_an_unreachable_broker(client):
 
 
 @pytest.mark.django_db
+def test_readyz_tells_other_addresses_what_failed_but_not_why(client):
+    with override_settings(CELERY_BROKER_URL="redis://127.0.0.1:1/0"):
+        response = client.get("/readyz", REMOTE_ADDR="203.0.113.9")
+    assert response.status_code == 503
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "broker": "unavailable",
+        "storage": "ok",
+    }
+
+
+@pytest.mark.django_db
 def test_readyz_names_a_missing_media_folder(client, tmp_path):
     with override_settings(MEDIA_ROOT=str(tmp_path / "gone")):
         response = client.get("/readyz")
