@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from frontend import views as frontend_views
 
 urlpatterns = [
+    path("", include("ops.urls")),  # /healthz, /readyz, /metrics
     path("admin/", admin.site.urls),
     path("api/v1/", include("annotation.api.urls")),
     path("api/v1/", include("annotation.api.urls_collection")),

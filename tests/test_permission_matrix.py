@@ -202,7 +202,10 @@ ADMIN_ONLY = {
 # Experts review, retire and generate gold: these show gold to them and to no annotator.
 EXPERT_ONLY = {"gold", "gold-picture", "gold-active", "gold-generate", "verification-gold"}
 # Signing in, and the API's schema and its browsable docs (they describe, they hold no data).
-PUBLIC = {"login", "logout", "token", "api-schema", "api-docs"}
+PUBLIC = {"login", "logout", "token", "api-schema", "api-docs", "healthz", "readyz"}
+# /metrics is limited by the caller's address, not the person: the test client comes from
+# loopback, which may read it (tests/ops/test_metrics.py refuses everyone else).
+PUBLIC |= {"metrics"}
 MEMBERS_ONLY = {"project", "project-images", "panel", "training"}
 
 

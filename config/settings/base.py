@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -59,9 +60,11 @@ INSTALLED_APPS = [
     "annotation",
     "pipelines",
     "frontend",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.RequestLogMiddleware",  # first: it times and logs everything below
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -246,12 +249,31 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-LOGGING = {
+# Logs (docs/admin/operations.md): LOG_FORMAT=json writes one JSON object per line (every
+# request and every Celery task among them, with its request id); text is for reading in a
+# terminal. production.py defaults to json.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text")
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "ops.logging.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "ops.logging.JsonLineFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+if LOG_FORMAT not in LOGGING["formatters"]:
+    raise ValueError(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}")
+# The worker logs through LOGGING above rather than replacing the root logger's handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- stage 1: image collection (annotation/stages/collection.py, annotation/sources/) ----
 FLICKR_API_KEY = os.environ.get("FLICKR_API_KEY", "")
@@ -313,3 +335,15 @@ CACHES = {
 QUALIFICATION_REFERENCE_CHOICE = os.environ.get("QUALIFICATION_REFERENCE_CHOICE", "random")
 if QUALIFICATION_REFERENCE_CHOICE not in {"random", "first"}:
     raise ValueError("QUALIFICATION_REFERENCE_CHOICE must be random or first")
+# --- operations (docs/admin/operations.md) ---------------------------------------------
+# Prometheus: django-prometheus times every request (its middleware first and last); the
+# database backends stay Django's own. /metrics answers only these addresses (networks in
+# CIDR form allowed) or a request with `Authorization: Bearer <METRICS_BEARER_TOKEN>`.
+INSTALLED_APPS += ["django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+METRICS_BEARER_TOKEN = os.environ.get("METRICS_BEARER_TOKEN", "")

@@ -11,6 +11,12 @@ for required in ("SECRET_KEY", "DATABASE_URL"):
 
 from .base import *  # noqa: E402,F403
 
+# One JSON line per log record unless LOG_FORMAT says otherwise (docs/admin/operations.md).
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json")
+if LOG_FORMAT not in LOGGING["formatters"]:  # noqa: F405
+    raise ImproperlyConfigured(f"LOG_FORMAT must be 'json' or 'text', not {LOG_FORMAT!r}")
+LOGGING["handlers"]["console"]["formatter"] = LOG_FORMAT  # noqa: F405
+
 # Keys seen in tutorials, templates and this repository's own examples.
 KNOWN_KEYS = {"changeme", "change-me", "secret", "secret_key", "secretkey", "django-insecure",
               "test-only-secret-key-not-for-deployment", "your-secret-key", "password", "dev"}  # fmt: skip
