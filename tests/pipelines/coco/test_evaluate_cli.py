@@ -79,7 +79,8 @@ def test_cli_per_category_table_and_plots(tmp_path, capsys):
 
 
 GOOD = {"image_id": 999, "category_id": 1, "bbox": [10, 20, 30, 40], "score": 0.5}
-RLE_999 = {"size": [347, 640], "counts": "0"}
+# A real mask of image 999 (a 10 x 10 square): its runs cover all 347 x 640 pixels.
+RLE_999 = {"size": [347, 640], "counts": "h\\3:a:00000000000000000jRb6"}
 
 
 @pytest.mark.parametrize(
@@ -110,7 +111,7 @@ RLE_999 = {"size": [347, 640], "counts": "0"}
         (
             {**GOOD, "segmentation": {"size": [347, 640], "counts": [5, 3]}},
             "segm",
-            "results[1]: uncompressed RLE",
+            "results[1]: segmentation RLE runs cover 8 pixels",
         ),
         ({**GOOD, "segmentation": "mask"}, "segm", "results[1]: segmentation must be"),
         ("not an object", "bbox", "results[1]: expected an object"),
