@@ -10,6 +10,7 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from PIL import Image as PILImage
 from rest_framework import serializers
@@ -36,7 +37,10 @@ def _image_for(request: Request, pk: int) -> Image:
     if not isinstance(user, User):
         raise PermissionDenied("sign in first")
     holds_task = Assignment.objects.filter(
-        worker=user, status=Assignment.Status.LEASED, task__image=image
+        worker=user,
+        status=Assignment.Status.LEASED,
+        lease_expires_at__gt=timezone.now(),  # a lease that ran out opens nothing
+        task__image=image,
     ).exists()
     if not (holds_task or is_admin(user)):
         raise PermissionDenied("you hold no task on this image")
@@ -91,6 +95,7 @@ class ClickMaskApi(APIView):
     answered for the image, one GrabCut outline around the click (``source`` says which)."""
 
     permission_classes = [IsAuthenticated]
+    throttle_scope = "click_mask"
 
     @extend_schema(request=PointSerializer, responses={200: dict})
     def post(self, request: Request, pk: int) -> Response:

@@ -316,6 +316,8 @@ THROTTLE_RATES = {
     # Leasing and submitting work, per annotator.
     "lease": os.environ.get("THROTTLE_LEASE_RATE", "120/minute"),
     "submit": os.environ.get("THROTTLE_SUBMIT_RATE", "120/minute"),
+    # Click-to-mask decodes a photo and runs GrabCut: a CPU cost per click, per annotator.
+    "click_mask": os.environ.get("THROTTLE_CLICK_MASK_RATE", "30/minute"),
     # Asking for an API token, per address and per account named.
     "token_address": os.environ.get("THROTTLE_TOKEN_ADDRESS_RATE", "20/hour"),
     "token_account": os.environ.get("THROTTLE_TOKEN_ACCOUNT_RATE", "10/hour"),

@@ -41,7 +41,7 @@ os.environ.setdefault(
 )
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-deployment")
 # Throttles out of the way of ordinary tests; the throttle tests set their own rates.
-for _scope in ("LEASE", "SUBMIT", "TOKEN_ADDRESS", "TOKEN_ACCOUNT"):
+for _scope in ("LEASE", "SUBMIT", "CLICK_MASK", "TOKEN_ADDRESS", "TOKEN_ACCOUNT"):
     os.environ.setdefault(f"THROTTLE_{_scope}_RATE", "100000/minute")
 # Tests that need task side effects run them in-process; the worker test sets its own.
 os.environ["CELERY_TASK_ALWAYS_EAGER"] = "1"

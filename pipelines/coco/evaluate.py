@@ -30,6 +30,9 @@ from pipelines.coco.cocoeval import (
     load_ground_truth,
     load_results,
 )
+from pipelines.coco.panoptic import PanopticFormatError, evaluate_panoptic, summary_lines
+from pipelines.coco.proposal_recall import evaluate_proposals
+from pipelines.coco.semantic import evaluate_label_folders
 
 SUBCOMMANDS = ("detection", "proposals", "semantic", "panoptic")
 EXIT_BAD_INPUT = 2
@@ -72,7 +75,7 @@ def run_detection(args: argparse.Namespace) -> int:
         "detections": len(detections.score),
     }
     if args.plots:
-        from pipelines.coco.plots import write_plots
+        from pipelines.coco.plots import write_plots  # matplotlib loads only for --plots (no cycle)
 
         payload["plots"] = [str(path) for path in write_plots(result, Path(args.plots))]
     _write_json(args.json, payload)
@@ -90,7 +93,6 @@ def _format_category_table(rows: list[dict]) -> str:
 
 
 def run_proposals(args: argparse.Namespace) -> int:
-    from pipelines.coco.proposal_recall import evaluate_proposals
 
     ground_truth = load_ground_truth(_read_json(args.gt, "ground truth"))
     recall = evaluate_proposals(ground_truth, _read_json(args.dt, "proposals"), args.iou_type)
@@ -100,7 +102,6 @@ def run_proposals(args: argparse.Namespace) -> int:
 
 
 def run_semantic(args: argparse.Namespace) -> int:
-    from pipelines.coco.semantic import evaluate_label_folders
 
     try:
         metrics = evaluate_label_folders(
@@ -116,7 +117,6 @@ def run_semantic(args: argparse.Namespace) -> int:
 
 
 def run_panoptic(args: argparse.Namespace) -> int:
-    from pipelines.coco.panoptic import PanopticFormatError, evaluate_panoptic, summary_lines
 
     try:
         results = evaluate_panoptic(

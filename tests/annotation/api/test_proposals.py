@@ -8,17 +8,20 @@ import io
 import json
 import shutil
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
 import pytest
 import redis
+from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 from pycocotools import mask as mask_utils
 
-from annotation.models import Category, Image, ImageProposals, Stage, WorkerProfile
+from annotation.models import Assignment, Category, Image, ImageProposals, Stage, WorkerProfile
 from annotation.services import task_engine
 from annotation.services.images import SourceMetadata, image_ingest
 from annotation.stages.spotting import spotting_task_post
@@ -175,6 +178,28 @@ def test_only_workers_holding_a_task_on_the_image_or_admins_may_ask(
     assert response.status_code == 403 and "no task" in json.dumps(response.json())
     api_client.logout()
     assert login(api_client, admin_user).get(url).json() == {"suggestions": []}
+
+
+def test_a_lease_that_ran_out_opens_no_suggestions(coco_project, photo, annotator, api_client):
+    lease = hold_spotting_task(coco_project, photo, annotator)
+    Assignment.objects.filter(id=lease.id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    url = reverse("proposals-api:suggestions", args=[photo.id])
+    assert login(api_client, annotator).get(url).status_code == 403
+
+
+def test_click_to_mask_is_throttled_per_annotator(
+    coco_project, photo, annotator, api_client, settings
+):
+    """Each click may decode the photo and run GrabCut: a worker gets a bounded number."""
+    settings.THROTTLE_RATES = {**settings.THROTTLE_RATES, "click_mask": "2/minute"}
+    cache.clear()
+    hold_spotting_task(coco_project, photo, annotator)
+    url = reverse("proposals-api:click", args=[photo.id])
+    client = login(api_client, annotator)
+    codes = [client.post(url, {"x": 50, "y": 40}, format="json").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
 
 
 def test_admins_see_the_model_service_status_without_waiting_long(
