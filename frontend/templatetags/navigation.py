@@ -31,7 +31,7 @@ PAGES: list[tuple[str, str, str, bool, tuple[str, ...]]] = [
     ("Work", "Training", "segmentation-training", False, (ANNOTATOR, EXPERT, ADMIN)),
     ("Work", "My record", "my-record", False, (ANNOTATOR, EXPERT, ADMIN)),
     ("Expert", "References", "segmentation-expert", False, (EXPERT, ADMIN)),
-    ("Expert", "Gold review", "gold-review", False, (EXPERT, ADMIN)),
+    ("Expert", "Gold review", "verification-gold", False, (EXPERT, ADMIN)),
     ("Manage", "Dashboard", "pipeline-dashboard", True, (ADMIN,)),
     ("Manage", "Collection", "admin:collection_run", False, (ADMIN,)),
     ("Manage", "Export", "export-page", False, (ADMIN,)),

@@ -273,7 +273,12 @@ class TestNavigation:
         nav = html[html.index('data-testid="role-nav"') : html.index("</nav>")]
         for name in ("labeling-tool", "segmentation-training", "my-record"):
             assert f'data-nav="{name}"' in nav
-        for name in ("pipeline-dashboard", "export-page", "segmentation-expert"):
+        for name in (
+            "pipeline-dashboard",
+            "export-page",
+            "segmentation-expert",
+            "verification-gold",
+        ):
             assert f'data-nav="{name}"' not in nav
 
     def test_an_admin_sees_every_admin_page(self, boss_client, coco_project):
@@ -281,7 +286,7 @@ class TestNavigation:
         nav = html[html.index('data-testid="role-nav"') : html.index("</nav>")]
         for name in ("pipeline-dashboard", "admin:collection_run", "export-page", "stats-page",
                      "labeling-quality", "segmentation-pass-rates", "releases", "project-settings",
-                     "segmentation-expert"):  # fmt: skip
+                     "segmentation-expert", "verification-gold"):  # fmt: skip
             assert f'data-nav="{name}"' in nav, name
         for link in re.findall(r'href="([^"]+)" data-nav', nav):
             assert boss_client.get(link).status_code == 200, link
