@@ -10,7 +10,6 @@ import numpy as np
 from django.contrib.auth.models import User
 from django.core.files.storage import default_storage
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from PIL import Image as PILImage
 from rest_framework import serializers
@@ -22,7 +21,8 @@ from rest_framework.views import APIView
 
 from annotation import proposal_geometry
 from annotation.api.permissions import IsAdminRole
-from annotation.models import Assignment, Image
+from annotation.models import Image
+from annotation.selectors import access
 from annotation.selectors.proposals import proposal_start, proposal_suggestions, proposals_latest
 from annotation.services.people import is_admin
 from pipelines.models_client import models_service_status
@@ -36,13 +36,7 @@ def _image_for(request: Request, pk: int) -> Image:
     user = request.user
     if not isinstance(user, User):
         raise PermissionDenied("sign in first")
-    holds_task = Assignment.objects.filter(
-        worker=user,
-        status=Assignment.Status.LEASED,
-        lease_expires_at__gt=timezone.now(),  # a lease that ran out opens nothing
-        task__image=image,
-    ).exists()
-    if not (holds_task or is_admin(user)):
+    if not (access.holds_lease_on(user, image) or is_admin(user)):
         raise PermissionDenied("you hold no task on this image")
     return image
 

@@ -73,6 +73,18 @@ def may_see_project(user: Person, project: Project | int) -> bool:
     return bool(user.is_authenticated) and is_member(user, project)
 
 
+def holds_lease_on(user: Person, image: Image) -> bool:
+    """Whether the person holds a live lease on any task of this image (any stage)."""
+    if not user.is_authenticated:
+        return False
+    return Assignment.objects.filter(
+        worker_id=user.pk,
+        status=Assignment.Status.LEASED,
+        lease_expires_at__gt=timezone.now(),
+        task__image=image,
+    ).exists()
+
+
 def held_pairs(user: Person, image: Image) -> set[int]:
     """Category ids of the image for which the person holds a live segmentation or painting
     lease now."""
