@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,226 +14,514 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Category',
+            name="Category",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('coco_id', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=100)),
-                ('supercategory', models.CharField(max_length=100)),
-                ('in_coco_2014', models.BooleanField(default=True)),
-                ('icon', models.CharField(blank=True, help_text='Icon file name or emoji', max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("coco_id", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=100)),
+                ("supercategory", models.CharField(max_length=100)),
+                ("in_coco_2014", models.BooleanField(default=True)),
+                (
+                    "icon",
+                    models.CharField(
+                        blank=True, help_text="Icon file name or emoji", max_length=200
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'categories',
-                'ordering': ['taxonomy_id', 'coco_id'],
+                "verbose_name_plural": "categories",
+                "ordering": ["taxonomy_id", "coco_id"],
             },
         ),
         migrations.CreateModel(
-            name='Image',
+            name="Image",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(blank=True, max_length=500, upload_to='images/')),
-                ('file_name', models.CharField(help_text='Original file name, as exported', max_length=500)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('checksum_sha256', models.CharField(max_length=64)),
-                ('source', models.CharField(choices=[('folder', 'Local folder'), ('url', 'URL'), ('path', 'Local path'), ('upload', 'API upload'), ('flickr', 'Flickr'), ('s3', 'S3 bucket'), ('coco', 'COCO JSON import')], max_length=20)),
-                ('original_url', models.URLField(blank=True, max_length=1000)),
-                ('photographer', models.CharField(blank=True, max_length=200)),
-                ('date_taken', models.DateTimeField(blank=True, null=True)),
-                ('license_name', models.CharField(blank=True, max_length=200)),
-                ('license_url', models.URLField(blank=True, max_length=500)),
-                ('split', models.CharField(blank=True, choices=[('', 'Not assigned'), ('train', 'train'), ('val', 'val'), ('test', 'test')], default='', max_length=5)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("file", models.FileField(blank=True, max_length=500, upload_to="images/")),
+                (
+                    "file_name",
+                    models.CharField(help_text="Original file name, as exported", max_length=500),
+                ),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("checksum_sha256", models.CharField(max_length=64)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[
+                            ("folder", "Local folder"),
+                            ("url", "URL"),
+                            ("path", "Local path"),
+                            ("upload", "API upload"),
+                            ("flickr", "Flickr"),
+                            ("s3", "S3 bucket"),
+                            ("coco", "COCO JSON import"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("original_url", models.URLField(blank=True, max_length=1000)),
+                ("photographer", models.CharField(blank=True, max_length=200)),
+                ("date_taken", models.DateTimeField(blank=True, null=True)),
+                ("license_name", models.CharField(blank=True, max_length=200)),
+                ("license_url", models.URLField(blank=True, max_length=500)),
+                (
+                    "split",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Not assigned"),
+                            ("train", "train"),
+                            ("val", "val"),
+                            ("test", "test"),
+                        ],
+                        default="",
+                        max_length=5,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Instance',
+            name="Instance",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('spot_x', models.FloatField(blank=True, null=True)),
-                ('spot_y', models.FloatField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('category', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='instances', to='annotation.category')),
-                ('image', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='instances', to='annotation.image')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("spot_x", models.FloatField(blank=True, null=True)),
+                ("spot_y", models.FloatField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="instances",
+                        to="annotation.category",
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="instances",
+                        to="annotation.image",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Project',
+            name="Project",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200, unique=True)),
-                ('slug', models.SlugField(max_length=200, unique=True)),
-                ('description', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('stage_settings', models.JSONField(blank=True, default=dict)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, unique=True)),
+                ("slug", models.SlugField(max_length=200, unique=True)),
+                ("description", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("stage_settings", models.JSONField(blank=True, default=dict)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ImageRejection',
+            name="ImageRejection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source_ref', models.CharField(help_text='Path or URL that was offered', max_length=1000)),
-                ('reason', models.CharField(choices=[('not_an_image', 'Not an image'), ('truncated', 'Truncated or corrupt image'), ('decompression_bomb', 'Too many pixels (decompression bomb)'), ('duplicate', 'Duplicate of a stored image (same checksum)'), ('too_large', 'File too large'), ('unreadable', 'Could not read or download')], max_length=30)),
-                ('detail', models.TextField(blank=True)),
-                ('checksum_sha256', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('duplicate_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='annotation.image')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rejections', to='annotation.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "source_ref",
+                    models.CharField(help_text="Path or URL that was offered", max_length=1000),
+                ),
+                (
+                    "reason",
+                    models.CharField(
+                        choices=[
+                            ("not_an_image", "Not an image"),
+                            ("truncated", "Truncated or corrupt image"),
+                            ("decompression_bomb", "Too many pixels (decompression bomb)"),
+                            ("duplicate", "Duplicate of a stored image (same checksum)"),
+                            ("too_large", "File too large"),
+                            ("unreadable", "Could not read or download"),
+                        ],
+                        max_length=30,
+                    ),
+                ),
+                ("detail", models.TextField(blank=True)),
+                ("checksum_sha256", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "duplicate_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="annotation.image",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rejections",
+                        to="annotation.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
+                "ordering": ["-id"],
             },
         ),
         migrations.AddField(
-            model_name='image',
-            name='project',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='annotation.project'),
+            model_name="image",
+            name="project",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="images",
+                to="annotation.project",
+            ),
         ),
         migrations.CreateModel(
-            name='Task',
+            name="Task",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stage', models.CharField(choices=[('collection', 'Iconic image filtering'), ('labeling', 'Category labeling'), ('spotting', 'Instance spotting'), ('segmentation', 'Instance segmentation'), ('verification', 'Segmentation verification'), ('crowd', 'Crowd painting')], max_length=20)),
-                ('payload', models.JSONField(blank=True, default=dict)),
-                ('answers_needed', models.PositiveSmallIntegerField()),
-                ('status', models.CharField(choices=[('open', 'Open'), ('complete', 'Complete'), ('cancelled', 'Cancelled')], default='open', max_length=10)),
-                ('priority', models.IntegerField(default=0)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('category', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='annotation.category')),
-                ('image', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='annotation.image')),
-                ('instance', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, to='annotation.instance')),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tasks', to='annotation.project')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "stage",
+                    models.CharField(
+                        choices=[
+                            ("collection", "Iconic image filtering"),
+                            ("labeling", "Category labeling"),
+                            ("spotting", "Instance spotting"),
+                            ("segmentation", "Instance segmentation"),
+                            ("verification", "Segmentation verification"),
+                            ("crowd", "Crowd painting"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("payload", models.JSONField(blank=True, default=dict)),
+                ("answers_needed", models.PositiveSmallIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("open", "Open"),
+                            ("complete", "Complete"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="open",
+                        max_length=10,
+                    ),
+                ),
+                ("priority", models.IntegerField(default=0)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "category",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="annotation.category",
+                    ),
+                ),
+                (
+                    "image",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="annotation.image",
+                    ),
+                ),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        to="annotation.instance",
+                    ),
+                ),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tasks",
+                        to="annotation.project",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['priority', 'id'],
+                "ordering": ["priority", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Assignment',
+            name="Assignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('free', 'Free (in the pool)'), ('leased', 'Leased'), ('submitted', 'Submitted'), ('rejected', 'Rejected by quality control')], default='free', max_length=10)),
-                ('leased_at', models.DateTimeField(blank=True, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('submitted_at', models.DateTimeField(blank=True, null=True)),
-                ('answer', models.JSONField(blank=True, null=True)),
-                ('time_spent_seconds', models.FloatField(blank=True, null=True)),
-                ('submission_key', models.CharField(blank=True, max_length=100, null=True)),
-                ('expired_leases', models.PositiveIntegerField(default=0)),
-                ('worker', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to=settings.AUTH_USER_MODEL)),
-                ('task', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='assignments', to='annotation.task')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("free", "Free (in the pool)"),
+                            ("leased", "Leased"),
+                            ("submitted", "Submitted"),
+                            ("rejected", "Rejected by quality control"),
+                        ],
+                        default="free",
+                        max_length=10,
+                    ),
+                ),
+                ("leased_at", models.DateTimeField(blank=True, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("submitted_at", models.DateTimeField(blank=True, null=True)),
+                ("answer", models.JSONField(blank=True, null=True)),
+                ("time_spent_seconds", models.FloatField(blank=True, null=True)),
+                ("submission_key", models.CharField(blank=True, max_length=100, null=True)),
+                ("expired_leases", models.PositiveIntegerField(default=0)),
+                (
+                    "worker",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "task",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="assignments",
+                        to="annotation.task",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='Taxonomy',
+            name="Taxonomy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=200)),
-                ('description', models.TextField(blank=True)),
-                ('is_template', models.BooleanField(default=False)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=200)),
+                ("description", models.TextField(blank=True)),
+                ("is_template", models.BooleanField(default=False)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'verbose_name_plural': 'taxonomies',
-                'constraints': [models.UniqueConstraint(condition=models.Q(('is_template', True)), fields=('slug',), name='unique_template_slug')],
+                "verbose_name_plural": "taxonomies",
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("is_template", True)),
+                        fields=("slug",),
+                        name="unique_template_slug",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SceneCategory',
+            name="SceneCategory",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('indoor', models.BooleanField()),
-                ('taxonomy', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='scenes', to='annotation.taxonomy')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                ("indoor", models.BooleanField()),
+                (
+                    "taxonomy",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="scenes",
+                        to="annotation.taxonomy",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'scene categories',
-                'ordering': ['taxonomy_id', 'id'],
+                "verbose_name_plural": "scene categories",
+                "ordering": ["taxonomy_id", "id"],
             },
         ),
         migrations.AddField(
-            model_name='project',
-            name='taxonomy',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, related_name='project', to='annotation.taxonomy'),
+            model_name="project",
+            name="taxonomy",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="project",
+                to="annotation.taxonomy",
+            ),
         ),
         migrations.AddField(
-            model_name='category',
-            name='taxonomy',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='categories', to='annotation.taxonomy'),
+            model_name="category",
+            name="taxonomy",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="categories",
+                to="annotation.taxonomy",
+            ),
         ),
         migrations.CreateModel(
-            name='WorkerProfile',
+            name="WorkerProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('annotator', 'Annotator'), ('expert', 'Expert (authors gold and training answers)'), ('admin', 'Admin')], default='annotator', max_length=20)),
-                ('blocked', models.BooleanField(default=False)),
-                ('blocked_reason', models.TextField(blank=True)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='profile', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("annotator", "Annotator"),
+                            ("expert", "Expert (authors gold and training answers)"),
+                            ("admin", "Admin"),
+                        ],
+                        default="annotator",
+                        max_length=20,
+                    ),
+                ),
+                ("blocked", models.BooleanField(default=False)),
+                ("blocked_reason", models.TextField(blank=True)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="profile",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='image',
-            index=models.Index(fields=['project', 'split'], name='annotation__project_2d0319_idx'),
+            model_name="image",
+            index=models.Index(fields=["project", "split"], name="annotation__project_2d0319_idx"),
         ),
         migrations.AddConstraint(
-            model_name='image',
-            constraint=models.UniqueConstraint(fields=('project', 'checksum_sha256'), name='unique_image_checksum_per_project'),
+            model_name="image",
+            constraint=models.UniqueConstraint(
+                fields=("project", "checksum_sha256"), name="unique_image_checksum_per_project"
+            ),
         ),
         migrations.AddIndex(
-            model_name='task',
-            index=models.Index(fields=['project', 'stage', 'status'], name='annotation__project_b0686f_idx'),
+            model_name="task",
+            index=models.Index(
+                fields=["project", "stage", "status"], name="annotation__project_b0686f_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='task',
-            constraint=models.CheckConstraint(condition=models.Q(('answers_needed__gte', 1)), name='needs_answers'),
+            model_name="task",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("answers_needed__gte", 1)), name="needs_answers"
+            ),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['status', 'lease_expires_at'], name='annotation__status_0c75b2_idx'),
+            model_name="assignment",
+            index=models.Index(
+                fields=["status", "lease_expires_at"], name="annotation__status_0c75b2_idx"
+            ),
         ),
         migrations.AddIndex(
-            model_name='assignment',
-            index=models.Index(fields=['worker', 'status'], name='annotation__worker__f639c2_idx'),
+            model_name="assignment",
+            index=models.Index(fields=["worker", "status"], name="annotation__worker__f639c2_idx"),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('status__in', ['leased', 'submitted'])), fields=('task', 'worker'), name='one_live_assignment_per_worker_and_task'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status__in", ["leased", "submitted"])),
+                fields=("task", "worker"),
+                name="one_live_assignment_per_worker_and_task",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.UniqueConstraint(condition=models.Q(('submission_key__isnull', False)), fields=('worker', 'submission_key'), name='unique_submission_key_per_worker'),
+            model_name="assignment",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("submission_key__isnull", False)),
+                fields=("worker", "submission_key"),
+                name="unique_submission_key_per_worker",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='scenecategory',
-            constraint=models.UniqueConstraint(fields=('taxonomy', 'name'), name='unique_scene_name'),
+            model_name="scenecategory",
+            constraint=models.UniqueConstraint(
+                fields=("taxonomy", "name"), name="unique_scene_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.UniqueConstraint(fields=('taxonomy', 'coco_id'), name='unique_category_id'),
+            model_name="category",
+            constraint=models.UniqueConstraint(
+                fields=("taxonomy", "coco_id"), name="unique_category_id"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.UniqueConstraint(fields=('taxonomy', 'name'), name='unique_category_name'),
+            model_name="category",
+            constraint=models.UniqueConstraint(
+                fields=("taxonomy", "name"), name="unique_category_name"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='category',
-            constraint=models.CheckConstraint(condition=models.Q(('coco_id__gte', 1)), name='category_id_ge_1'),
+            model_name="category",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("coco_id__gte", 1)), name="category_id_ge_1"
+            ),
         ),
     ]

@@ -4,25 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0008_evaluation_server'),
+        ("annotation", "0008_evaluation_server"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exportjob',
-            name='attempts',
-            field=models.PositiveIntegerField(default=0, help_text='Times a worker started it'),
+            model_name="exportjob",
+            name="attempts",
+            field=models.PositiveIntegerField(default=0, help_text="Times a worker started it"),
         ),
         migrations.AddField(
-            model_name='exportjob',
-            name='heartbeat_at',
+            model_name="exportjob",
+            name="heartbeat_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='exportjob',
-            name='include_unfinished',
-            field=models.BooleanField(default=False, help_text='Also export images whose annotation is not finished'),
+            model_name="exportjob",
+            name="include_unfinished",
+            field=models.BooleanField(
+                default=False, help_text="Also export images whose annotation is not finished"
+            ),
         ),
     ]

@@ -4,14 +4,16 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0009_export_jobs'),
+        ("annotation", "0009_export_jobs"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='segmentationprogress',
-            options={'ordering': ['image_id', 'category_id'], 'verbose_name_plural': 'segmentation progress'},
+            name="segmentationprogress",
+            options={
+                "ordering": ["image_id", "category_id"],
+                "verbose_name_plural": "segmentation progress",
+            },
         ),
     ]

@@ -21,96 +21,147 @@ def attempts_before_handing_out(apps, schema_editor):  # type: ignore[no-untyped
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('annotation', '0011_access'),
+        ("annotation", "0011_access"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='golditem',
-            name='derived_from',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='derived_gold', to='annotation.segmentation'),
+            model_name="golditem",
+            name="derived_from",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="derived_gold",
+                to="annotation.segmentation",
+            ),
         ),
         migrations.AddField(
-            model_name='golditem',
-            name='error_kind',
-            field=models.CharField(blank=True, choices=[('', '-'), ('shifted', 'Outline shifted off the object'), ('eroded', 'Outline too tight (parts of the object cut off)'), ('dilated', 'Outline too loose (background included)'), ('neighbour', 'A neighbouring object of another category'), ('loose', 'One loose polygon around several objects')], max_length=12),
+            model_name="golditem",
+            name="error_kind",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "-"),
+                    ("shifted", "Outline shifted off the object"),
+                    ("eroded", "Outline too tight (parts of the object cut off)"),
+                    ("dilated", "Outline too loose (background included)"),
+                    ("neighbour", "A neighbouring object of another category"),
+                    ("loose", "One loose polygon around several objects"),
+                ],
+                max_length=12,
+            ),
         ),
         migrations.AddField(
-            model_name='golditem',
-            name='retired_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='gold_retired', to=settings.AUTH_USER_MODEL),
+            model_name="golditem",
+            name="retired_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="gold_retired",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='golditem',
-            name='retired_reason',
+            model_name="golditem",
+            name="retired_reason",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='gridcell',
-            name='render_seed',
+            model_name="gridcell",
+            name="render_seed",
             field=models.PositiveIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='referencemask',
-            name='source',
-            field=models.CharField(choices=[('expert', 'Outlined by an expert'), ('accepted', 'An accepted mask with only good votes')], default='expert', max_length=10),
+            model_name="referencemask",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("expert", "Outlined by an expert"),
+                    ("accepted", "An accepted mask with only good votes"),
+                ],
+                default="expert",
+                max_length=10,
+            ),
         ),
         migrations.AddField(
-            model_name='referencemask',
-            name='source_segmentation',
-            field=models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='training_reference', to='annotation.segmentation'),
+            model_name="referencemask",
+            name="source_segmentation",
+            field=models.OneToOneField(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="training_reference",
+                to="annotation.segmentation",
+            ),
         ),
         migrations.AddField(
-            model_name='trainingattempt',
-            name='added_area',
+            model_name="trainingattempt",
+            name="added_area",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingattempt',
-            name='missed_area',
+            model_name="trainingattempt",
+            name="missed_area",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='trainingattempt',
-            name='submitted_at',
+            model_name="trainingattempt",
+            name="submitted_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='golditem',
-            name='source',
-            field=models.CharField(choices=[('expert', 'Drawn badly on purpose by an expert'), ('failed_verification', 'A mask that failed verification'), ('generated', "An accepted mask with a worker's kind of error")], max_length=20),
+            model_name="golditem",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("expert", "Drawn badly on purpose by an expert"),
+                    ("failed_verification", "A mask that failed verification"),
+                    ("generated", "An accepted mask with a worker's kind of error"),
+                ],
+                max_length=20,
+            ),
         ),
         migrations.AlterField(
-            model_name='referencemask',
-            name='author',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='reference_masks', to=settings.AUTH_USER_MODEL),
+            model_name="referencemask",
+            name="author",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="reference_masks",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AlterField(
-            model_name='trainingattempt',
-            name='iou',
+            model_name="trainingattempt",
+            name="iou",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='trainingattempt',
-            name='passed',
+            model_name="trainingattempt",
+            name="passed",
             field=models.BooleanField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='trainingattempt',
-            name='polygons',
+            model_name="trainingattempt",
+            name="polygons",
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AlterField(
-            model_name='trainingattempt',
-            name='threshold',
+            model_name="trainingattempt",
+            name="threshold",
             field=models.FloatField(blank=True, null=True),
         ),
         migrations.RunPython(attempts_before_handing_out, migrations.RunPython.noop),
         migrations.AddConstraint(
-            model_name='trainingattempt',
-            constraint=models.UniqueConstraint(fields=('qualification', 'reference'), name='one_training_attempt_per_reference_and_worker'),
+            model_name="trainingattempt",
+            constraint=models.UniqueConstraint(
+                fields=("qualification", "reference"),
+                name="one_training_attempt_per_reference_and_worker",
+            ),
         ),
     ]

@@ -7,6 +7,7 @@ from .exports import ExportJob, ExportLicense
 from .images import Image, ImageRejection
 from .instances import Instance
 from .labeling import CategoryPresence, Spot
+from .marketplace import MTurkAssignment, MTurkHIT, MTurkQualificationType, MTurkWorker
 from .membership import Membership
 from .people import WorkerProfile
 from .projects import Project
@@ -45,6 +46,10 @@ __all__ = [
     "ImageProposals",
     "ImageRejection",
     "Instance",
+    "MTurkAssignment",
+    "MTurkHIT",
+    "MTurkQualificationType",
+    "MTurkWorker",
     "Membership",
     "Project",
     "Qualification",
