@@ -14,11 +14,14 @@ functions only decide how it is sent.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os.path
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import FileSystemStorage, storages
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
@@ -45,6 +48,42 @@ def _disposition(download_name: str | None) -> str | None:
     return f"attachment; filename*=UTF-8''{quote(download_name)}"
 
 
+def _presigned_url(name: str, parameters: dict[str, str]) -> str:
+    """A presigned GET URL for `name`, the same one for everybody during half its life.
+
+    A fresh signature on every request would make every thumbnail a new URL, so browsers
+    could never reuse what they fetched (a grid of 128 thumbnails went to S3 in full on
+    every visit). Reusing the URL while at least half its life is left, and asking S3 to
+    send the file as cacheable for that long, lets the browser answer repeat loads from its
+    own cache; the redirect to it is still decided per request, after the permission check.
+    """
+    expire = int(getattr(settings, "MEDIA_URL_EXPIRE_SECONDS", DEFAULT_URL_EXPIRE_SECONDS))
+    reuse_seconds = expire // 2
+    if reuse_seconds < 1:
+        parameters_signed = parameters
+    else:
+        parameters_signed = {
+            **parameters,
+            "ResponseCacheControl": f"private, max-age={reuse_seconds}",
+        }
+    s3: Any = storages["default"]  # S3Storage.url takes the signing parameters
+    where = [getattr(s3, "endpoint_url", None), getattr(s3, "bucket_name", None)]
+    key = (
+        "presigned:"
+        + hashlib.sha256(
+            json.dumps([where, name, sorted(parameters_signed.items()), expire]).encode()
+        ).hexdigest()
+    )
+    if reuse_seconds >= 1:
+        cached = cache.get(key)
+        if isinstance(cached, str):
+            return cached
+    url = str(s3.url(name, parameters=parameters_signed or None, expire=expire))
+    if reuse_seconds >= 1:
+        cache.set(key, url, timeout=reuse_seconds)
+    return url
+
+
 def media_response(
     *, name: str, download_name: str | None = None, content_type: str | None = None
 ) -> HttpResponseBase:
@@ -55,16 +94,14 @@ def media_response(
     if ".." in name.split("/") or name.startswith("/"):
         raise Http404("no such file")  # outside the media storage
     if not storage_is_local():
-        parameters = {}
+        parameters: dict[str, str] = {}
         if disposition:
             parameters["ResponseContentDisposition"] = disposition
         if content_type:
             parameters["ResponseContentType"] = content_type
-        expire = int(getattr(settings, "MEDIA_URL_EXPIRE_SECONDS", DEFAULT_URL_EXPIRE_SECONDS))
-        s3: Any = storages["default"]  # S3Storage.url takes the signing parameters
-        url = s3.url(name, parameters=parameters or None, expire=expire)
-        redirect = HttpResponseRedirect(url)
-        # The URL is a short-lived credential: never cached by a proxy or reused later.
+        redirect = HttpResponseRedirect(_presigned_url(name, parameters))
+        # The redirect is asked for again every time (the permission check runs each time);
+        # the URL it names is a short-lived credential no proxy may keep.
         redirect["Cache-Control"] = "private, no-store"
         return redirect
     try:

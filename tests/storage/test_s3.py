@@ -142,3 +142,35 @@ def test_an_export_is_written_to_the_bucket_downloaded_by_presigned_url_and_dele
     assert api_client.delete(f"/api/v1/exports/{job['id']}/").status_code == 204
     assert keys(s3_server, s3_media, prefix) == []
     assert not ExportJob.objects.filter(id=job["id"]).exists()
+
+
+@pytest.mark.django_db
+def test_a_photo_keeps_one_presigned_url_for_half_its_life_so_browsers_can_cache_it(
+    s3_server, s3_media, tmp_path, make_worker, client, settings
+):
+    project = project_create(name="Cached", categories=[{"name": "dog"}])
+    member = make_worker()
+    (tmp_path / "a.jpg").write_bytes(jpeg_bytes(40, 30))
+    call_command("import_images", "--project", project.slug, "--folder", str(tmp_path),
+                 "--no-progress", stdout=io.StringIO())  # fmt: skip
+    photo = Image.objects.get(project=project)
+    client.force_login(member)
+    first = client.get(f"/media/{photo.file.name}")
+    again = client.get(f"/media/{photo.file.name}")
+    # The same URL twice: a browser answers the second load from its own cache ...
+    assert first.status_code == again.status_code == 302
+    assert first["Location"] == again["Location"]
+    # ... because S3 sends the photo as cacheable (privately) for as long as the URL is reused.
+    with urllib.request.urlopen(first["Location"], timeout=10) as answer:
+        assert answer.headers["Cache-Control"] == "private, max-age=150"
+        assert answer.read() == (tmp_path / "a.jpg").read_bytes()
+    # The permission check still runs on every request: an outsider gets no URL at all.
+    client.force_login(make_worker(member=False))
+    assert client.get(f"/media/{photo.file.name}").status_code == 404
+
+    # A shorter URL life is honoured at once (a new signature, reused for half of it).
+    settings.MEDIA_URL_EXPIRE_SECONDS = 60
+    client.force_login(member)
+    short = client.get(f"/media/{photo.file.name}")
+    assert parse_qs(urlparse(short["Location"]).query)["X-Amz-Expires"] == ["60"]
+    assert short["Location"] != first["Location"]
