@@ -84,7 +84,7 @@ def seed(images: int) -> float:
         spot_slots = slots[len(labeling) : len(labeling) + len(spotting) * SPOTTERS]
         Spot.objects.bulk_create(
             Spot(task_id=slot.task_id, assignment=slot, image=task.image,
-                 category_id=task.category_id, worker_id=slot.worker_id, x=10.0, y=10.0)
+                 category=task.category, worker=slot.worker, x=10.0, y=10.0)
             for slot, task in zip(
                 spot_slots, (t for t in spotting for _ in workers), strict=True
             )

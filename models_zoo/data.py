@@ -14,7 +14,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -44,10 +44,11 @@ def normalise(pixels: np.ndarray) -> Tensor:
     return (tensor - mean) / std
 
 
-def read_image(path: Path) -> np.ndarray:
+def read_image(path: Path | BinaryIO) -> np.ndarray:
     with Image.open(path) as image:
         if image.width * image.height > MAX_IMAGE_PIXELS:
-            raise ValueError(f"{path}: {image.width}x{image.height} is too large to decode")
+            name = path if isinstance(path, Path) else "the photo"
+            raise ValueError(f"{name}: {image.width}x{image.height} is too large to decode")
         return np.asarray(image.convert("RGB"))
 
 

@@ -4,7 +4,8 @@ for batches of images.
     cd <repo> && .venv-models/bin/celery -A models_zoo.serve worker -Q models --concurrency=1
 
 The web app sends ``models.propose_images`` by name (it never imports this module or torch)
-with image paths relative to ``MEDIA_ROOT``; the answer is, per image, the top-N proposals
+with image paths relative to ``MEDIA_ROOT`` (local media on a shared volume) or presigned
+URLs (``MEDIA_STORAGE=s3``: this worker holds no bucket credentials); the answer is, per image, the top-N proposals
 (COCO RLE, simplified polygon, ``bbox_xywh``, score) with the model version that made them.
 Settings come from the environment: ``REDIS_URL``, ``MEDIA_ROOT``, ``MODELS_CHECKPOINTS``
 (the checkpoint root, default ``<MEDIA_ROOT>/models``) and ``MODELS_KIND`` (``sharpmask``).
@@ -12,11 +13,15 @@ Settings come from the environment: ``REDIS_URL``, ``MEDIA_ROOT``, ``MODELS_CHEC
 
 from __future__ import annotations
 
+import io
 import os
 import threading
+import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import numpy as np
 import torch
 from celery import Celery
 
@@ -31,6 +36,7 @@ from models_zoo.train import train_and_promote
 QUEUE = "models"
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+MAX_IMAGE_BYTES = int(os.environ.get("MODELS_MAX_IMAGE_BYTES", str(50 * 1024 * 1024)))
 
 app = Celery("cocoforge-models", broker=REDIS_URL, backend=REDIS_URL)
 app.conf.update(
@@ -75,17 +81,36 @@ def served_model(
     return model, meta
 
 
+def fetch_image(url: str, *, max_bytes: int | None = None, timeout: float = 30.0) -> np.ndarray:
+    """The photo behind a presigned URL (media in object storage), read whole only when it
+    is no larger than ``max_bytes`` (MODELS_MAX_IMAGE_BYTES, 50 MB): the worker decodes
+    nothing it has not bounded first (read_image then bounds the pixels)."""
+    limit = max_bytes if max_bytes is not None else MAX_IMAGE_BYTES
+    if urlparse(url).scheme not in {"http", "https"}:
+        raise ValueError("only http(s) URLs are fetched")
+    with urllib.request.urlopen(url, timeout=timeout) as answer:
+        declared = answer.headers.get("Content-Length")
+        if declared is not None and int(declared) > limit:
+            raise ValueError(f"the photo is {int(declared)} bytes, over the {limit}-byte limit")
+        content = answer.read(limit + 1)
+    if len(content) > limit:
+        raise ValueError(f"the photo is over the {limit}-byte limit")
+    return read_image(io.BytesIO(content))
+
+
 def propose_images(
     *,
-    image_paths: dict[str, str],
+    image_paths: dict[str, str] | None = None,
+    image_urls: dict[str, str] | None = None,
     kind: str = "sharpmask",
     top_n: int = 100,
     root: Path | None = None,
     media_root: Path | None = None,
 ) -> dict[str, Any]:
-    """``image_paths``: image id -> path under the media root. Returns ``{"status": "ok",
-    "model": kind, "version": ..., "images": {id: [proposal, ...]}, "errors": {id: reason}}``
-    or ``{"status": "no_checkpoint"}``."""
+    """``image_paths``: image id -> path under the media root (local media, a shared volume);
+    ``image_urls``: image id -> presigned URL (media in object storage). Returns
+    ``{"status": "ok", "model": kind, "version": ..., "images": {id: [proposal, ...]},
+    "errors": {id: reason}}`` or ``{"status": "no_checkpoint"}``."""
     served = served_model(kind, root)
     if served is None:
         return {"status": "no_checkpoint", "model": kind}
@@ -93,13 +118,20 @@ def propose_images(
     media = media_root or default_media_root()
     images: dict[str, list[dict[str, Any]]] = {}
     errors: dict[str, str] = {}
-    for image_id, relative in image_paths.items():
-        path = (media / relative).resolve()
-        if media.resolve() not in path.parents:
-            errors[image_id] = "path outside the media root"
-            continue
+    sources: list[tuple[str, str, bool]] = [
+        *((i, path, False) for i, path in (image_paths or {}).items()),
+        *((i, url, True) for i, url in (image_urls or {}).items()),
+    ]
+    for image_id, where, is_url in sources:
         try:
-            pixels = read_image(path)
+            if is_url:
+                pixels = fetch_image(where)
+            else:
+                path = (media / where).resolve()
+                if media.resolve() not in path.parents:
+                    errors[image_id] = "path outside the media root"
+                    continue
+                pixels = read_image(path)
         except (OSError, ValueError) as error:
             errors[image_id] = str(error)
             continue
@@ -117,9 +149,12 @@ def propose_images(
 
 @app.task(name="models.propose_images", queue=QUEUE, acks_late=True)
 def propose_images_task(
-    image_paths: dict[str, str], kind: str = "sharpmask", top_n: int = 100
+    image_paths: dict[str, str] | None = None,
+    kind: str = "sharpmask",
+    top_n: int = 100,
+    image_urls: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    return propose_images(image_paths=image_paths, kind=kind, top_n=top_n)
+    return propose_images(image_paths=image_paths, image_urls=image_urls, kind=kind, top_n=top_n)
 
 
 @app.task(name="models.ping", queue=QUEUE)

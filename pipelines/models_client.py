@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from annotation.models import Image
+from annotation.services.media_delivery import service_url, storage_is_local
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,10 @@ TRAIN = "models.train"
 PING = "models.ping"
 STORE = "pipelines.store_proposals"
 BATCH = 16  # images per models task
+# How long the models worker may take to reach a photo in object storage: a queue that
+# waits longer than this gets "expired URL" errors for those images, which are then simply
+# without suggestions (nothing waits on the model service).
+MODELS_URL_SECONDS = 6 * 3600
 
 
 def models_queue_enabled() -> bool:
@@ -54,13 +59,18 @@ def proposals_request(*, image_ids: list[int], kind: str = "sharpmask", top_n: i
     if not models_queue_enabled():
         return 0
     images = Image.objects.filter(id__in=image_ids).exclude(Q(file="") | Q(file__isnull=True))
-    paths = {str(image.id): image.file.name for image in images.only("id", "file")}
-    ids = sorted(paths)
+    names = {str(image.id): str(image.file.name) for image in images.only("id", "file")}
+    # Local media: the models worker shares the media volume and reads paths under it.
+    # Object storage: it gets a presigned URL per photo (it holds no bucket credentials).
+    where = "image_paths" if storage_is_local() else "image_urls"
+    ids = sorted(names)
     queued = 0
     for start in range(0, len(ids), BATCH):
-        batch = {i: paths[i] for i in ids[start : start + BATCH]}
+        batch = {i: names[i] for i in ids[start : start + BATCH]}
+        if where == "image_urls":
+            batch = {i: service_url(name, seconds=MODELS_URL_SECONDS) for i, name in batch.items()}
         link = signature(STORE, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
-        if _send(PROPOSE, {"image_paths": batch, "kind": kind, "top_n": top_n}, link=link):
+        if _send(PROPOSE, {where: batch, "kind": kind, "top_n": top_n}, link=link):
             queued += 1
     return queued
 

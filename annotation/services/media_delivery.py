@@ -84,6 +84,15 @@ def _presigned_url(name: str, parameters: dict[str, str]) -> str:
     return url
 
 
+def service_url(name: str, *, seconds: int) -> str:
+    """A presigned GET URL for another service of this deployment (the models worker),
+    valid `seconds`; only for object storage, where that service holds no credentials."""
+    if storage_is_local():
+        raise ValueError("local media: give the service a path under the shared media root")
+    s3: Any = storages["default"]
+    return str(s3.url(name, expire=seconds))
+
+
 def media_response(
     *, name: str, download_name: str | None = None, content_type: str | None = None
 ) -> HttpResponseBase:

@@ -118,19 +118,22 @@ def on_spotting_complete(task: Task) -> None:
         counted = list(task.assignments.filter(status=Assignment.Status.SUBMITTED))
         Spot.objects.filter(task=task).exclude(assignment__in=counted).delete()
         already = set(Spot.objects.filter(task=task).values_list("assignment_id", flat=True))
+        # A spotting task is posted for one (image, category) pair; an answered slot has its worker.
+        image_id, category_id = task.image_id, task.category_id
+        assert image_id is not None and category_id is not None
         Spot.objects.bulk_create(
             Spot(
                 task=task,
                 assignment=assignment,
-                image_id=task.image_id,
-                category_id=task.category_id,
-                worker_id=assignment.worker_id,
+                image_id=image_id,
+                category_id=category_id,
+                worker_id=worker_id,
                 x=spot["x"],
                 y=spot["y"],
                 rank=rank,
             )
             for assignment in counted
-            if assignment.id not in already
+            if assignment.id not in already and (worker_id := assignment.worker_id) is not None
             for rank, spot in enumerate((assignment.answer or {}).get("spots", []))
         )
         none_votes = sum(1 for a in counted if (a.answer or {}).get("none"))

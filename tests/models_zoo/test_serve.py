@@ -73,3 +73,45 @@ def test_the_promoted_checkpoint_is_loaded_once_and_reloaded_after_a_new_promoti
     _promote_tiny(root)
     newer, meta = serve.served_model("sharpmask", root)
     assert newer is not first and meta["version"] == "v0002"
+
+
+def test_photos_in_object_storage_are_read_through_their_presigned_urls(tmp_path):
+    """MEDIA_STORAGE=s3: the web app sends presigned URLs; the worker fetches each one,
+    bounded in bytes before decoding, and refuses anything but http(s)."""
+    import functools
+    import http.server
+    import threading
+
+    _promote_tiny(tmp_path / "models")
+    served = tmp_path / "bucket"
+    served.mkdir()
+    pixels = np.full((48, 64, 3), 30, dtype=np.uint8)
+    pixels[10:30, 20:50] = (220, 180, 40)
+    Image.fromarray(pixels).save(served / "p.png")  # a few hundred bytes
+    (served / "big.png").write_bytes(b"\x89PNG" + b"\0" * 6000)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        serve.MAX_IMAGE_BYTES, limit = 5000, serve.MAX_IMAGE_BYTES
+        answer = serve.propose_images(
+            image_urls={
+                "1": f"{base}/p.png?X-Amz-Signature=abc",
+                "2": f"{base}/big.png",
+                "3": f"{base}/gone.png",
+                "4": f"file://{served / 'p.png'}",
+            },
+            top_n=3,
+            root=tmp_path / "models",
+            media_root=tmp_path / "media",
+        )
+    finally:
+        serve.MAX_IMAGE_BYTES = limit
+        server.shutdown()
+    assert answer["status"] == "ok"
+    assert answer["images"]["1"] and answer["images"]["1"][0]["rle"]["size"] == [48, 64]
+    assert "limit" in answer["errors"]["2"]
+    assert "404" in answer["errors"]["3"]
+    assert "only http(s)" in answer["errors"]["4"]

@@ -5,6 +5,7 @@ presigned URL after the permission check, never streamed by Django; deletion."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -13,12 +14,15 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import redis
 from django.core.management import call_command
 from django.urls import reverse
 
 from annotation.models import ExportJob, Image, Project
 from annotation.models.collection import Candidate
+from annotation.services.images import SourceMetadata, image_ingest
 from annotation.services.projects import project_create
+from pipelines.models_client import proposals_request
 from tests.annotation.sources.flickr_server import photo_bytes
 from tests.conftest import jpeg_bytes
 from tests.storage.s3_server import S3Server
@@ -174,3 +178,33 @@ def test_a_photo_keeps_one_presigned_url_for_half_its_life_so_browsers_can_cache
     short = client.get(f"/media/{photo.file.name}")
     assert parse_qs(urlparse(short["Location"]).query)["X-Amz-Expires"] == ["60"]
     assert short["Location"] != first["Location"]
+
+
+@pytest.mark.django_db
+def test_with_media_in_object_storage_the_models_worker_is_sent_presigned_urls(
+    s3_server, s3_media, settings
+):
+    """The models worker holds no bucket credentials: for MEDIA_STORAGE=s3 it gets, per
+    photo, a presigned URL it can fetch (and nothing else), not a path it cannot read."""
+    if not settings.CELERY_BROKER_URL:
+        pytest.skip("embedded default: no broker, so the model service is off")
+    settings.MODELS_SERVICE = True
+    project = project_create(name="Proposals", categories=[{"name": "dog"}])
+    photo = jpeg_bytes(40, 30)
+    result = image_ingest(
+        project=project,
+        content=photo,
+        meta=SourceMetadata(source="upload", source_ref="s.jpg", file_name="s.jpg"),
+    )
+    assert result.image is not None
+    queue = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    models = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "") + "models"
+    queue.delete(models)
+    assert proposals_request(image_ids=[result.image.id]) == 1
+    message = json.loads(queue.lpop(models))
+    _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    assert "image_paths" not in kwargs
+    url = kwargs["image_urls"][str(result.image.id)]
+    assert url.startswith(s3_server.endpoint_url + "/") and "X-Amz-Signature" in url
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert answer.read() == photo
