@@ -241,6 +241,18 @@ def test_the_dashboard_and_the_command_match_the_database(
     assert line.split()[2:] == ["1", "1", "1", "1", "0", "1", "1", "0.50", "5.00", "48.0", "h"]
 
 
+def test_pipeline_status_ends_with_the_model_service_line_as_the_dashboard_shows_it(
+    coco_project, settings
+):
+    settings.MODELS_SERVICE = False
+    out = StringIO()
+    call_command("pipeline", "status", "--project", coco_project.slug, stdout=out)
+    last = out.getvalue().rstrip().splitlines()[-2:]
+    assert last[0].startswith("Model service disabled")
+    assert "(MODELS_SERVICE is off or there is no Celery broker)" in last[0]
+    assert "tasks go out without suggestions" in last[1]
+
+
 def test_pipeline_status_names_an_unknown_project(db):
     with pytest.raises(CommandError):
         call_command("pipeline", "status", "--project", "nope")

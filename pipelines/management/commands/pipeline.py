@@ -7,8 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from annotation.selectors.pipeline import PipelineOverview, pipeline_overview
+from annotation.selectors.pipeline import PipelineOverview, model_service_line, pipeline_overview
 from pipelines.management.cli import find_project
+from pipelines.models_client import models_service_status
 
 COLUMNS = [
     ("Stage", 26), ("open", 6), ("waiting", 8), ("leased", 7), ("done", 6), ("rejected", 9),
@@ -64,3 +65,9 @@ class Command(BaseCommand):
         project = find_project(options["project"])
         for line in overview_lines(pipeline_overview(project=project)):
             self.stdout.write(line)
+        # The same line as the dashboard's (the service is asked, for at most a second).
+        models = model_service_line(models_service_status(timeout=1.0))
+        self.stdout.write("")
+        self.stdout.write(models["text"] + (f" ({models['reason']})" if models["reason"] else ""))
+        if models["warning"] is not None:
+            self.stdout.write(f"  - {models['warning'].message}")
