@@ -89,8 +89,10 @@ def mturk_external(request: HttpRequest) -> HttpResponseBase:
     if entry.kind == "training":
         category = entry.training_category
         assert category is not None
-        training_url = reverse("segmentation-training") + "?" + urlencode(
-            {"project": entry.hit.project_id, "category": category.coco_id}
+        training_url = (
+            reverse("segmentation-training")
+            + "?"
+            + urlencode({"project": entry.hit.project_id, "category": category.coco_id})
         )
         return render(
             request,

@@ -84,7 +84,7 @@ class HitEntry:
 def _mturk_id(value: str | None, name: str) -> str:
     if not value or not MTURK_ID.fullmatch(value):
         raise MTurkRequestInvalid(
-            f"{name} is missing or is not an MTurk id (capital letters and digits): open this "
+            f"the {name} is missing or is not an MTurk id (capital letters and digits): open this "
             "page from the HIT on MTurk"
         )
     return value
@@ -101,7 +101,7 @@ def external_submit_url(turk_submit_to: str | None) -> str:
     allowed = [h.rstrip("/") for h in settings.MTURK_SUBMIT_HOSTS]
     if host not in allowed:
         raise MTurkRequestInvalid(
-            f"turkSubmitTo {turk_submit_to!r} is not an MTurk site ({', '.join(allowed)}); "
+            f"the turkSubmitTo {turk_submit_to!r} is not an MTurk site ({', '.join(allowed)}); "
             "open this page from the HIT on MTurk"
         )
     return f"{host}/mturk/externalSubmit"
@@ -196,8 +196,7 @@ def _mturk_assignment(*, assignment_id: str, hit: MTurkHIT, user: User) -> MTurk
             found = MTurkAssignment.objects.get(assignment_id=assignment_id)
     if found.hit_id != hit.pk or found.worker.user_id != user.pk:
         raise NotYourMTurkAssignment(
-            f"assignment {assignment_id} belongs to another worker or HIT; open the HIT from "
-            "MTurk"
+            f"assignment {assignment_id} belongs to another worker or HIT; open the HIT from MTurk"
         )
     return found
 
@@ -248,14 +247,14 @@ def hit_enter(
     hit = hit_by_id(hit_id)
     user = worker_account(worker_id=worker_id or "", hit=hit)
     mturk_assignment = _mturk_assignment(assignment_id=assignment_id, hit=hit, user=user)
-    entry = {"user": user, "hit": hit, "mturk_assignment": mturk_assignment}
     if mturk_assignment.status != MTurkAssignment.Status.ACCEPTED:
-        return HitEntry(**entry, submit_url=submit_url)
+        return HitEntry(user, hit, mturk_assignment, submit_url)
     if hit.task is not None and hit.status in LIVE_HIT:
         category = _needs_training(user, hit.task)
         if category is not None:
-            return HitEntry(**entry, submit_url=submit_url, training_category=category)
-    return HitEntry(**entry, submit_url=submit_url, lease=_lease(user=user, hit=hit, now=now))
+            return HitEntry(user, hit, mturk_assignment, submit_url, training_category=category)
+    lease = _lease(user=user, hit=hit, now=now)
+    return HitEntry(user, hit, mturk_assignment, submit_url, lease=lease)
 
 
 def _held_mturk_assignment(*, user: User, assignment_id: str) -> MTurkAssignment:

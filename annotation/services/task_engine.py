@@ -171,7 +171,9 @@ def task_next_for_worker(
     return None
 
 
-def task_lease_for_worker(*, worker: User, task: Task, now: datetime | None = None) -> Assignment | None:
+def task_lease_for_worker(
+    *, worker: User, task: Task, now: datetime | None = None
+) -> Assignment | None:
     """Lease a free slot of one given task (a marketplace HIT carries exactly one task), or
     give back the live lease the worker already holds on it; None when the worker may not
     take it now (complete, every slot taken, answered before, not eligible). The same slot

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from html import escape
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
@@ -42,7 +42,7 @@ class FakeMTurk:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 src = parse_qs(urlsplit(self.path).query).get("src", [""])[0]
                 self._send(
                     "<!doctype html><title>MTurk</title><h1>HIT</h1>"
@@ -50,7 +50,7 @@ class FakeMTurk:
                     "</iframe>"
                 )
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = parse_qs(self.rfile.read(length).decode())
                 if urlsplit(self.path).path == "/mturk/externalSubmit":

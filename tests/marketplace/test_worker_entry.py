@@ -111,15 +111,21 @@ def test_an_unknown_hit_is_a_clear_404_in_preview_and_accepted(client: Client, d
     assert preview.status_code == 404
     assert "return it on MTurk" in preview.content.decode()
     response = client.get(
-        external(assignmentId=ASSIGNMENT, hitId="3NOSUCHHIT0000000", workerId=WORKER,
-                 turkSubmitTo=SANDBOX)  # fmt: skip
+        external(
+            assignmentId=ASSIGNMENT,
+            hitId="3NOSUCHHIT0000000",
+            workerId=WORKER,
+            turkSubmitTo=SANDBOX,
+        )
     )
     assert response.status_code == 404
     assert "Please return the HIT on MTurk" in response.content.decode()
     assert not User.objects.filter(username__startswith="mturk-").exists()
 
 
-def test_accepting_signs_the_worker_in_and_leases_that_hits_task(client: Client, labeling_hit) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_signs_the_worker_in_and_leases_that_hits_task(
+    client: Client, labeling_hit
+) -> None:  # type: ignore[no-untyped-def]
     response = client.get(accepted(labeling_hit))
     assert response.status_code == 200
     page = response.content.decode()
@@ -147,9 +153,13 @@ def test_accepting_signs_the_worker_in_and_leases_that_hits_task(client: Client,
     assert list(Assignment.objects.filter(status=Assignment.Status.LEASED)) == [slot]
 
 
-def test_the_answer_is_stored_and_linked_to_the_mturk_assignment(client: Client, labeling_hit) -> None:  # type: ignore[no-untyped-def]
+def test_the_answer_is_stored_and_linked_to_the_mturk_assignment(
+    client: Client, labeling_hit
+) -> None:  # type: ignore[no-untyped-def]
     client.get(accepted(labeling_hit))
-    lease = client.post(f"/api/v1/mturk/assignments/{ASSIGNMENT}/lease/", content_type="application/json")
+    lease = client.post(
+        f"/api/v1/mturk/assignments/{ASSIGNMENT}/lease/", content_type="application/json"
+    )
     assert lease.status_code == 200, lease.content
     slot_id = lease.json()["id"]
     assert lease.json()["task"]["id"] == labeling_hit.task_id
@@ -176,10 +186,12 @@ def test_the_answer_is_stored_and_linked_to_the_mturk_assignment(client: Client,
     assert f'name="cocoforgeAnswer" value="{slot_id}"' in page
 
 
-def test_a_slot_of_another_task_cannot_fill_the_hit(client: Client, labeling_hit, coco_project) -> None:  # type: ignore[no-untyped-def]
+def test_a_slot_of_another_task_cannot_fill_the_hit(
+    client: Client, labeling_hit, coco_project
+) -> None:  # type: ignore[no-untyped-def]
     client.get(accepted(labeling_hit))
     (other,) = labeling_tasks_post(project=coco_project, images=[photo(coco_project, (9, 9, 9))])
-    other_slot = other.assignments.first()
+    other_slot = other.assignments.get()
     response = client.post(
         f"/api/v1/mturk/assignments/{ASSIGNMENT}/slots/{other_slot.id}/submit/",
         {"answer": all_no(coco_project), "idempotency_key": "k2"},
@@ -204,7 +216,9 @@ def test_turk_submit_to_must_be_an_mturk_host(client: Client, labeling_hit, subm
     assert "sessionid" not in response.cookies
 
 
-def test_the_production_host_with_a_trailing_slash_is_accepted(client: Client, labeling_hit) -> None:  # type: ignore[no-untyped-def]
+def test_the_production_host_with_a_trailing_slash_is_accepted(
+    client: Client, labeling_hit
+) -> None:  # type: ignore[no-untyped-def]
     response = client.get(accepted(labeling_hit, turkSubmitTo="https://www.mturk.com/"))
     assert response.status_code == 200
     assert 'data-external-submit="https://www.mturk.com/mturk/externalSubmit"' in (
@@ -212,7 +226,9 @@ def test_the_production_host_with_a_trailing_slash_is_accepted(client: Client, l
     )
 
 
-def test_an_assignment_id_stays_with_its_worker_and_hit(client: Client, labeling_hit, coco_project) -> None:  # type: ignore[no-untyped-def]
+def test_an_assignment_id_stays_with_its_worker_and_hit(
+    client: Client, labeling_hit, coco_project
+) -> None:  # type: ignore[no-untyped-def]
     assert client.get(accepted(labeling_hit)).status_code == 200
     stranger = Client()
     response = stranger.get(accepted(labeling_hit, worker=OTHER_WORKER))
@@ -227,7 +243,9 @@ def test_an_assignment_id_stays_with_its_worker_and_hit(client: Client, labeling
 
 
 @pytest.mark.parametrize("worker", ["a1lowercase", "A1<script>", "", "A" * 65])
-def test_a_worker_id_that_is_not_an_mturk_id_is_refused(client: Client, labeling_hit, worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_worker_id_that_is_not_an_mturk_id_is_refused(
+    client: Client, labeling_hit, worker
+) -> None:  # type: ignore[no-untyped-def]
     response = client.get(accepted(labeling_hit, worker=worker))
     assert response.status_code == 400
     assert "workerId" in response.content.decode()
@@ -264,7 +282,9 @@ def test_a_complete_task_or_a_gone_hit_asks_to_return_the_hit(client: Client, la
     assert "This HIT is no longer available" in preview.content.decode()
 
 
-def test_a_lease_that_ran_out_is_taken_again_or_the_hit_returned(client: Client, labeling_hit) -> None:  # type: ignore[no-untyped-def]
+def test_a_lease_that_ran_out_is_taken_again_or_the_hit_returned(
+    client: Client, labeling_hit
+) -> None:  # type: ignore[no-untyped-def]
     assert client.get(accepted(labeling_hit)).status_code == 200
     Assignment.objects.filter(status=Assignment.Status.LEASED).update(
         lease_expires_at="2000-01-01T00:00:00Z"
@@ -285,7 +305,9 @@ def test_a_lease_that_ran_out_is_taken_again_or_the_hit_returned(client: Client,
 
 def test_the_mturk_account_cannot_lease_outside_its_hit(client: Client, labeling_hit) -> None:  # type: ignore[no-untyped-def]
     client.get(accepted(labeling_hit))
-    response = client.post("/api/v1/tasks/next/", {"stage": "labeling"}, content_type="application/json")
+    response = client.post(
+        "/api/v1/tasks/next/", {"stage": "labeling"}, content_type="application/json"
+    )
     assert response.status_code == 403
     assert response.json()["error"] == "marketplace_only"
     stranger = client.post(f"/api/v1/mturk/assignments/{ASSIGNMENT}9/lease/")
@@ -302,7 +324,9 @@ def test_an_mturk_account_given_another_role_is_not_signed_in_without_a_password
     assert "_auth_user_id" not in client.session
 
 
-def test_a_username_taken_by_someone_else_is_not_hijacked(client: Client, labeling_hit, make_worker) -> None:  # type: ignore[no-untyped-def]
+def test_a_username_taken_by_someone_else_is_not_hijacked(
+    client: Client, labeling_hit, make_worker
+) -> None:  # type: ignore[no-untyped-def]
     make_worker(WorkerProfile.Role.ANNOTATOR, f"mturk-{WORKER}")
     response = client.get(accepted(labeling_hit))
     assert response.status_code == 400
