@@ -155,12 +155,19 @@ def test_an_edited_turk_submit_to_gets_a_refusal_not_a_form(page, live_server, m
 
 @pytest.mark.django_db(transaction=True)
 def test_a_site_that_is_not_mturk_cannot_frame_the_hit(page, live_server, settings, coco_project):  # type: ignore[no-untyped-def]
-    other = FakeMTurk()  # not named in MTURK_FRAME_ANCESTORS (the default MTurk hosts)
+    other = FakeMTurk()
     try:
         hit = a_labeling_hit(coco_project)
-        preview = external(assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId=hit.hit_id)
-        page.goto(other.frame(live_server.url + preview))
-        page.wait_for_timeout(500)
+        preview = other.frame(
+            live_server.url + external(assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId=hit.hit_id)
+        )
+        settings.MTURK_FRAME_ANCESTORS = [other.url]  # named: the frame shows the HIT
+        page.goto(preview)
+        page.frame_locator("iframe").get_by_test_id("accept-first").wait_for()
+        settings.MTURK_FRAME_ANCESTORS = ["https://www.mturk.com"]  # not named: refused
+        page.goto(preview)
+        page.wait_for_timeout(1000)
         assert page.frame_locator("iframe").get_by_test_id("accept-first").count() == 0
+        assert page.frames[1].url.startswith("chrome-error://"), page.frames[1].url
     finally:
         other.close()
