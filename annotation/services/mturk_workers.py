@@ -151,23 +151,26 @@ def worker_account(*, worker_id: str, hit: MTurkHIT) -> User:
     """The cocoforge account of an MTurk worker id, made on first arrival: no usable
     password, annotator, member of the HIT's project. Safe under concurrent first visits."""
     worker_id = _mturk_id(worker_id, "workerId")
-    worker = MTurkWorker.objects.select_related("user").filter(worker_id=worker_id).first()
+    found = MTurkWorker.objects.select_related("user").filter(worker_id=worker_id)
+    worker = found.first()
     if worker is None:
         username = f"{USERNAME_PREFIX}{worker_id}"
         try:
             with transaction.atomic():
-                if User.objects.filter(username=username).exists():
-                    raise MTurkRequestInvalid(
-                        f"the account name {username!r} is taken by a person who is not this "
-                        "MTurk worker; ask the requester"
-                    )
                 user = User(username=username)
                 user.set_unusable_password()
                 user.save()
                 WorkerProfile.objects.create(user=user, role=WorkerProfile.Role.ANNOTATOR)
                 worker = MTurkWorker.objects.create(worker_id=worker_id, user=user)
-        except IntegrityError:  # the same worker's other request made it first
-            worker = MTurkWorker.objects.select_related("user").get(worker_id=worker_id)
+        except IntegrityError:
+            # The same worker's other request made the account first, or the name belongs
+            # to a person who is not this worker (never taken over).
+            worker = found.first()
+            if worker is None:
+                raise MTurkRequestInvalid(
+                    f"the account name {username!r} is taken by a person who is not this "
+                    "MTurk worker; ask the requester"
+                ) from None
     user = worker.user
     profile = profile_for(user)
     if user.is_staff or user.is_superuser or profile.role != WorkerProfile.Role.ANNOTATOR:

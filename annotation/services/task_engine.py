@@ -182,17 +182,17 @@ def task_lease_for_worker(
         raise WorkerBlocked("your account is blocked from new work; ask an admin")
     now = now or timezone.now()
     leases_release_expired(now=now)
-    held = (
-        Assignment.objects.filter(
-            worker=worker, task=task, status=Assignment.Status.LEASED, lease_expires_at__gte=now
-        )
-        .select_related("task")
-        .first()
-    )
-    if held is not None:
-        return held
-    tasks = tasks_open_to(worker, task.stage, task.project).filter(pk=task.pk)
-    return _lease_one_free_slot(worker, tasks, now)
+    held = Assignment.objects.filter(
+        worker=worker, task=task, status=Assignment.Status.LEASED, lease_expires_at__gte=now
+    ).select_related("task")
+    with transaction.atomic():
+        # One worker's concurrent requests (the HIT page loaded twice at once) queue on their
+        # user row, so the second finds the first's lease instead of racing it for a slot.
+        list(User.objects.select_for_update().filter(pk=worker.pk).values_list("pk"))
+        if (existing := held.first()) is not None:
+            return existing
+        tasks = tasks_open_to(worker, task.stage, task.project).filter(pk=task.pk)
+        return _lease_one_free_slot(worker, tasks, now)
 
 
 def assignment_submit(
