@@ -19,6 +19,7 @@ import pytest
 from annotation.models import Assignment, Task
 from annotation.models.marketplace import MTurkAssignment, MTurkWorker
 from annotation.stages.labeling import labeling_tasks_post
+from tests.browser.conftest import serious_accessibility_findings
 from tests.browser.test_labeling import stored_photo
 from tests.marketplace.test_worker_entry import ASSIGNMENT, WORKER, external, publish
 
@@ -109,6 +110,7 @@ def test_preview_then_an_accepted_hit_worked_and_sent_to_mturk(
     assert frame.locator("img").count() == 0, "no photo before accepting"
     assert not [c for c in page.context.cookies() if c["name"] == "sessionid"]
     assert not MTurkWorker.objects.exists() and not MTurkAssignment.objects.exists()
+    assert serious_accessibility_findings(page.frames[1]) == []
 
     # Accepted: MTurk reloads the frame with the assignment, the worker and turkSubmitTo.
     accepted = external(
@@ -148,6 +150,7 @@ def test_an_edited_turk_submit_to_gets_a_refusal_not_a_form(page, live_server, m
     page.goto(mturk.frame(live_server.url + edited))
     frame = page.frame_locator("iframe")
     frame.get_by_test_id("mturk-problem").wait_for()
+    assert serious_accessibility_findings(page.frames[1]) == []
     assert "is not an MTurk site" in frame.get_by_test_id("reason").inner_text()
     assert frame.locator("form[action*='evil.example']").count() == 0
     assert not MTurkAssignment.objects.exists()
