@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("annotation.api.urls_verification")),
     path("api/v1/", include("annotation.api.urls_export")),
     path("api/v1/", include("annotation.api.urls_proposals")),
+    path("api/v1/", include("annotation.api.urls_mturk_worker")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("frontend.urls")),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("", include("frontend.urls_verification")),
     path("", include("frontend.urls_export")),
     path("", include("frontend.urls_admin")),
+    path("", include("frontend.urls_mturk_worker")),
 ]
 # Stored files after the permission check, local or S3 (a presigned redirect on S3).
 media_prefix = settings.MEDIA_URL.lstrip("/")

@@ -206,6 +206,10 @@ PUBLIC = {"login", "logout", "token", "api-schema", "api-docs", "healthz", "read
 # /metrics is limited by the caller's address, not the person: the test client comes from
 # loopback, which may read it (tests/ops/test_metrics.py refuses everyone else).
 PUBLIC |= {"metrics"}
+# The MTurk HIT page: MTurk's iframe arrives without a session. Its preview shows a HIT's
+# instructions only; accepted, it signs in by the worker id (docs/admin/security-model.md;
+# what it refuses and gives: tests/marketplace/test_worker_entry.py).
+PUBLIC |= {"mturk-external"}
 MEMBERS_ONLY = {"project", "project-images", "panel", "training"}
 
 

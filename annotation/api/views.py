@@ -24,7 +24,7 @@ from annotation.errors import DomainError, NotFound, SignInLocked
 from annotation.models import Image, Membership, Project
 from annotation.selectors.access import project_for, projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
-from annotation.services import task_engine
+from annotation.services import mturk_workers, task_engine
 from annotation.services.images import SourceMetadata, image_ingest
 from annotation.services.membership import membership_add, membership_remove
 from annotation.services.people import profile_for
@@ -167,6 +167,7 @@ class TaskNextApi(APIView):
         """Lease the next task you have not answered (stage and project optional)."""
         form = s.NextTaskRequestSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        mturk_workers.refuse_free_leasing(signed_in(request))
         project = None
         if "project" in form.validated_data:
             # A project the person is not a member of answers as if it did not exist.

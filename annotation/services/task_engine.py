@@ -171,6 +171,30 @@ def task_next_for_worker(
     return None
 
 
+def task_lease_for_worker(
+    *, worker: User, task: Task, now: datetime | None = None
+) -> Assignment | None:
+    """Lease a free slot of one given task (a marketplace HIT carries exactly one task), or
+    give back the live lease the worker already holds on it; None when the worker may not
+    take it now (complete, every slot taken, answered before, not eligible). The same slot
+    lease as `task_next_for_worker`, so the database constraints decide races."""
+    if profile_for(worker).blocked:
+        raise WorkerBlocked("your account is blocked from new work; ask an admin")
+    now = now or timezone.now()
+    leases_release_expired(now=now)
+    held = Assignment.objects.filter(
+        worker=worker, task=task, status=Assignment.Status.LEASED, lease_expires_at__gte=now
+    ).select_related("task")
+    with transaction.atomic():
+        # One worker's concurrent requests (the HIT page loaded twice at once) queue on their
+        # user row, so the second finds the first's lease instead of racing it for a slot.
+        list(User.objects.select_for_update().filter(pk=worker.pk).values_list("pk"))
+        if (existing := held.first()) is not None:
+            return existing
+        tasks = tasks_open_to(worker, task.stage, task.project).filter(pk=task.pk)
+        return _lease_one_free_slot(worker, tasks, now)
+
+
 def assignment_submit(
     *,
     assignment_id: int,

@@ -337,6 +337,21 @@ CACHES = {
 QUALIFICATION_REFERENCE_CHOICE = os.environ.get("QUALIFICATION_REFERENCE_CHOICE", "random")
 if QUALIFICATION_REFERENCE_CHOICE not in {"random", "first"}:
     raise ValueError("QUALIFICATION_REFERENCE_CHOICE must be random or first")
+# --- Amazon Mechanical Turk, worker side (docs/annotator/mturk.md) ----------------------
+# The only hosts the HIT page posts MTurk's externalSubmit form to (`turkSubmitTo`), and the
+# only sites that may frame that page (CSP frame-ancestors; the rest of the site is DENY).
+MTURK_SUBMIT_HOSTS = env_list(
+    "MTURK_SUBMIT_HOSTS", "https://www.mturk.com,https://workersandbox.mturk.com"
+)
+MTURK_FRAME_ANCESTORS = env_list("MTURK_FRAME_ANCESTORS", ",".join(MTURK_SUBMIT_HOSTS))
+# MTurk shows the HIT page in an iframe of another site: browsers send and keep this site's
+# cookies there only when they are SameSite=None (with Secure, so over HTTPS). An
+# installation that publishes HITs sets both to None (docs/admin/security-model.md).
+SESSION_COOKIE_SAMESITE = os.environ.get("SESSION_COOKIE_SAMESITE", "Lax")
+CSRF_COOKIE_SAMESITE = os.environ.get("CSRF_COOKIE_SAMESITE", "Lax")
+for _samesite in (SESSION_COOKIE_SAMESITE, CSRF_COOKIE_SAMESITE):
+    if _samesite not in {"Lax", "Strict", "None"}:
+        raise ValueError("SESSION_COOKIE_SAMESITE / CSRF_COOKIE_SAMESITE: Lax, Strict or None")
 # --- operations (docs/admin/operations.md) ---------------------------------------------
 # Prometheus: django-prometheus times every request (its middleware first and last); the
 # database backends stay Django's own. /metrics answers only these addresses (networks in

@@ -3,7 +3,7 @@
 // (tests/browser/test_lease_loop.py).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ApiError, withRetry } from "../../frontend/static/js/api.js";
+import { ApiError, marketplaceFromPage, postToMTurk, withRetry } from "../../frontend/static/js/api.js";
 
 test("network failures and 5xx are retried until one call succeeds", async () => {
   let calls = 0;
@@ -45,4 +45,45 @@ test("an expired, released or re-leased assignment counts as a lost lease", () =
   assert.ok(new ApiError(403, "not_yours", "").leaseLost);
   assert.equal(new ApiError(409, "idempotency_key_reused", "").leaseLost, false);
   assert.equal(new ApiError(400, "answer_invalid", "").leaseLost, false);
+});
+
+// A stand-in for the few DOM calls marketplace mode makes (the whole HIT is walked in
+// Chromium: tests/browser/test_mturk_external.py).
+function fakeDocument(hit) {
+  return {
+    body: { appended: [], append(el) { this.appended.push(el); } },
+    getElementById: (id) => (id === "mturk-hit" && hit ? { dataset: hit } : null),
+    createElement: (tag) => ({
+      tag,
+      dataset: {},
+      children: [],
+      append(...els) { this.children.push(...els); },
+      submit() { this.submitted = true; },
+    }),
+  };
+}
+
+test("marketplace mode is read from the page's #mturk-hit element, and only from there", () => {
+  const hit = {
+    assignmentId: "3ASSIGNMENT",
+    leaseUrl: "/api/v1/mturk/assignments/3ASSIGNMENT/lease/",
+    submitUrl: "/api/v1/mturk/assignments/3ASSIGNMENT/slots/{id}/submit/",
+    externalSubmit: "https://workersandbox.mturk.com/mturk/externalSubmit",
+  };
+  assert.deepEqual(marketplaceFromPage(fakeDocument(hit)), hit);
+  assert.equal(marketplaceFromPage(fakeDocument(null)), null);
+});
+
+test("the MTurk form posts the assignment id and the answer slot to the checked address", () => {
+  const doc = fakeDocument(null);
+  const market = { assignmentId: "3ASSIGNMENT", externalSubmit: "https://www.mturk.com/mturk/externalSubmit" };
+  const form = postToMTurk(market, 42, doc);
+  assert.equal(form.method, "post");
+  assert.equal(form.action, "https://www.mturk.com/mturk/externalSubmit");
+  assert.ok(form.submitted);
+  assert.deepEqual(doc.body.appended, [form]);
+  assert.deepEqual(
+    form.children.map((input) => [input.name, input.value]),
+    [["assignmentId", "3ASSIGNMENT"], ["cocoforgeAnswer", "42"]],
+  );
 });

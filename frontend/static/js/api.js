@@ -130,14 +130,53 @@ export const drafts = {
   },
 };
 
+// ---- marketplace mode (an MTurk HIT, docs/annotator/mturk.md) ---------------------------
+
+// The page of an accepted HIT carries #mturk-hit (frontend/templates/frontend/base.html):
+// the loop then leases that HIT's one task and submits through the marketplace endpoints.
+export function marketplaceFromPage(doc = document) {
+  const el = doc.getElementById("mturk-hit");
+  if (!el) return null;
+  const { assignmentId, leaseUrl, submitUrl, externalSubmit } = el.dataset;
+  return { assignmentId, leaseUrl, submitUrl, externalSubmit };
+}
+
+// MTurk's externalSubmit form: the page (MTurk's iframe) posts it after cocoforge stored the
+// answer. The address is the one the server checked against MTURK_SUBMIT_HOSTS.
+export function postToMTurk(market, answerSlot, doc = document) {
+  const form = doc.createElement("form");
+  form.method = "post";
+  form.action = market.externalSubmit;
+  form.hidden = true;
+  form.dataset.testid = "mturk-submit-form";
+  for (const [name, value] of [["assignmentId", market.assignmentId], ["cocoforgeAnswer", String(answerSlot)]]) {
+    const input = doc.createElement("input");
+    input.type = "hidden";
+    input.name = name;
+    input.value = value;
+    form.append(input);
+  }
+  doc.body.append(form);
+  form.submit();
+  return form;
+}
+
 // ---- the lease loop ---------------------------------------------------------------------
 
 // options: root (the tool's element; gets data-state), status (element for messages),
 // stage, nextUrl, submitUrl ("{id}" for the assignment), nextBody (extra lease fields),
 // onLease(lease) -> Promise (show the task), onEmpty(), getDraft() -> JSON-able state or
 // null, restoreDraft(state), emptyText, workName ("photo", "grid"...).
+// Marketplace mode (the page of an accepted MTurk HIT, or options.marketplace): the lease and
+// submit go to the HIT's endpoints, and once the answer is stored the page posts MTurk's
+// externalSubmit form instead of leasing the next task.
 export function createLeaseLoop(options) {
   const { root, stage, status } = options;
+  const market = options.marketplace === undefined ? marketplaceFromPage() : options.marketplace;
+  if (market) {
+    options = { ...options, nextUrl: market.leaseUrl, submitUrl: market.submitUrl, nextBody: {} };
+    root.dataset.marketplace = "mturk";
+  }
   const emptyText = options.emptyText || "No more work for you right now. Thank you!";
   const notice = document.createElement("div");
   notice.className = "lease-notice";
@@ -311,6 +350,14 @@ export function createLeaseLoop(options) {
     busy = false;
     drafts.remove(held.task.id);
     root.dataset.submitted = String(Number(root.dataset.submitted || 0) + 1);
+    if (market) {
+      // One task per HIT: tell MTurk, which then ends the HIT (no next task here).
+      lease = null;
+      setState("done");
+      say("Saved. Sending the HIT to MTurk…", false);
+      postToMTurk(market, held.id);
+      return true;
+    }
     await next();
     if (root.dataset.state === "empty") say(`Saved. ${emptyText}`);
     else if (root.dataset.state === "ready" && notice.hidden) say(`Saved. ${status.textContent}`, false);
