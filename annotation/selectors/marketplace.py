@@ -95,7 +95,9 @@ def assignment_verdict(slot: Assignment | None) -> Verdict:
 
 def mturk_assignments_awaiting_review(*, project: Project) -> QuerySet[MTurkAssignment]:
     return (
-        MTurkAssignment.objects.filter(hit__project=project, status=MTurkAssignment.Status.SUBMITTED)
+        MTurkAssignment.objects.filter(
+            hit__project=project, status=MTurkAssignment.Status.SUBMITTED
+        )
         .select_related("hit", "worker", "answer_slot__task__project")
         .order_by("submitted_at", "id")
     )

@@ -225,7 +225,9 @@ def hit_parameters(*, project: Project, stage: str) -> HITParameters:
 
 def tasks_to_publish(*, project: Project, stage: str, sandbox: bool) -> Any:
     """Open tasks of the stage without a live HIT on this endpoint, with their free slots."""
-    live = MTurkHIT.objects.filter(task=OuterRef("pk"), sandbox=sandbox, status__in=LIVE_HIT_STATUSES)
+    live = MTurkHIT.objects.filter(
+        task=OuterRef("pk"), sandbox=sandbox, status__in=LIVE_HIT_STATUSES
+    )
     return (
         Task.objects.filter(project=project, stage=stage, status=Task.Status.OPEN)
         .exclude(Exists(live))
@@ -597,7 +599,9 @@ def _confirm_worker(client: Any, local: MTurkAssignment) -> dict[str, Any]:
     """MTurk's own record of the assignment, refused unless it names cocoforge's worker."""
     open_problem = mturk_open_problem(local.assignment_id)
     if open_problem is not None:
-        raise WrongState(f"assignment {local.assignment_id} has an open problem: {open_problem.message}")
+        raise WrongState(
+            f"assignment {local.assignment_id} has an open problem: {open_problem.message}"
+        )
     remote: dict[str, Any] = _call(client, "get_assignment", AssignmentId=local.assignment_id)[
         "Assignment"
     ]
@@ -778,8 +782,10 @@ def hits_expire_finished(*, project: Project) -> list[MTurkHIT]:
     sandbox = not mturk_production()
     finished = MTurkHIT.objects.filter(
         project=project, sandbox=sandbox, status__in=LIVE_HIT_STATUSES
-    ).filter(Q(task__isnull=True) | Q(task__status__in=[Task.Status.COMPLETE, Task.Status.CANCELLED]))
-    expired = []
+    ).filter(
+        Q(task__isnull=True) | Q(task__status__in=[Task.Status.COMPLETE, Task.Status.CANCELLED])
+    )
+    expired: list[MTurkHIT] = []
     hits = list(finished.order_by("id"))
     if not hits:
         return expired

@@ -8,9 +8,19 @@ from collections.abc import Iterator
 import pytest
 from botocore.stub import Stubber
 
-from annotation.models import Assignment, MTurkAssignment, MTurkHIT, MTurkWorker, Stage, Task
+from annotation.models import (
+    Assignment,
+    Category,
+    MTurkAssignment,
+    MTurkHIT,
+    MTurkWorker,
+    Stage,
+    Task,
+    WorkerProfile,
+)
 from annotation.services import mturk, task_engine
 from annotation.services.people import worker_create
+from tests.annotation.stages.test_labeling import DOG
 from tests.conftest import PASSWORD
 
 SITE = "https://cocoforge.example.org"
@@ -69,7 +79,9 @@ def answered(hit: MTurkHIT, worker: MTurkWorker, assignment_id: str,
              status: str = MTurkAssignment.Status.SUBMITTED) -> MTurkAssignment:  # fmt: skip
     """What the worker side leaves after a worker from MTurk answered the HIT's task: the
     answer slot submitted by their account, linked to the MTurk assignment."""
+    assert hit.task is not None
     slot = hit.task.assignments.filter(status=Assignment.Status.FREE).first()
+    assert slot is not None
     slot.worker = worker.user
     slot.status = Assignment.Status.SUBMITTED
     slot.answer = {}
@@ -77,3 +89,13 @@ def answered(hit: MTurkHIT, worker: MTurkWorker, assignment_id: str,
     return MTurkAssignment.objects.create(
         hit=hit, assignment_id=assignment_id, worker=worker, answer_slot=slot, status=status
     )
+
+
+@pytest.fixture
+def dog(coco_project) -> Category:  # type: ignore[no-untyped-def]
+    return Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
+
+
+@pytest.fixture
+def expert(make_worker):  # type: ignore[no-untyped-def]
+    return make_worker(WorkerProfile.Role.EXPERT, "expert")

@@ -105,14 +105,18 @@ class TestPublish:
     def test_limit(self, stub, coco_project):
         open_tasks(coco_project, count=3)
         stub.add_response("create_hit", response("CreateHIT", HIT=hit("ONLY")), create_hit_params())
-        assert len(mturk.hits_publish(project=coco_project, stage="labeling", limit=1).published) == 1
+        assert (
+            len(mturk.hits_publish(project=coco_project, stage="labeling", limit=1).published) == 1
+        )
 
     def test_an_error_from_mturk_is_a_clear_message_and_nothing_half_written(
         self, stub, coco_project
     ):
         """The HIT MTurk created before the error is kept; the refused one is not recorded."""
         open_tasks(coco_project, count=2)
-        stub.add_response("create_hit", response("CreateHIT", HIT=hit("FIRST")), create_hit_params())
+        stub.add_response(
+            "create_hit", response("CreateHIT", HIT=hit("FIRST")), create_hit_params()
+        )
         stub.add_client_error(
             "create_hit",
             service_error_code="RequestError",
@@ -120,7 +124,7 @@ class TestPublish:
             "complete this transaction.",
             http_status_code=400,
         )
-        with pytest.raises(CommandError, match="insufficient funds.*1 HIT\\(s\\) were published"):
+        with pytest.raises(CommandError, match=r"insufficient funds.*1 HIT\(s\) were published"):
             call_command("mturk", "publish", "--project", coco_project.slug, "--stage", "labeling")
         assert list(MTurkHIT.objects.values_list("hit_id", flat=True)) == ["FIRST"]
 

@@ -26,17 +26,10 @@ from annotation.selectors.marketplace import mturk_costs
 from annotation.services import mturk, task_engine
 from annotation.services.project_settings import project_settings_update
 from pipelines.tasks.marketplace import sync_mturk
-from tests.annotation.services.test_qualification import (  # noqa: F401 (fixtures)
-    CLOSE,
-    add_reference,
-    dog,
-    expert,
-    reference,
-    try_once,
-)
+from tests.annotation.services.test_qualification import CLOSE, add_reference, try_once
 from tests.conftest import PASSWORD
 from tests.marketplace.conftest import answered, make_hit, mturk_worker, open_tasks
-from tests.marketplace.shapes import WHEN, assignment, hit, response
+from tests.marketplace.shapes import WHEN, assignment, hit, response, structure
 
 
 def get_assignment(stub, assignment_id, worker_id, hit_id="HIT1", status="Submitted"):  # type: ignore[no-untyped-def]
@@ -76,8 +69,9 @@ class TestSync:
         a3 = answered(published, carol, "A3")
         stub.add_response(
             "list_reviewable_hits",
-            response("ListReviewableHITs", NextToken="page2", NumResults=1,
-                     HITs=[hit("SOMEONE-ELSES")]),  # fmt: skip
+            response(
+                "ListReviewableHITs", NextToken="page2", NumResults=1, HITs=[hit("SOMEONE-ELSES")]
+            ),
             {"Status": "Reviewable", "MaxResults": 100},
         )
         stub.add_response(
@@ -196,8 +190,9 @@ class TestReview:
         GridOutcome.objects.create(task=grid, assignment=row.answer_slot, worker=worker.user,
                                    gold_caught=1, gold_shown=4, passed=False)  # fmt: skip
         task_engine.assignment_reject(assignment_id=row.answer_slot_id, reason="void")
-        coco_project = project_settings_update(project=coco_project,
-                                               values={"mturk_auto_review": 1})
+        coco_project = project_settings_update(
+            project=coco_project, values={"mturk_auto_review": 1}
+        )
         get_assignment(stub, "A1", "WCARELESS", hit_id="GRID")
         stub.add_response(
             "reject_assignment",
@@ -255,7 +250,7 @@ class TestBonus:
 
     def test_bonus_limits(self, aws, published):
         answered(published, mturk_worker("WALICE"), "A1")
-        with pytest.raises(DomainError, match="between 0.01 and 5.00"):
+        with pytest.raises(DomainError, match=r"between 0\.01 and 5\.00"):
             mturk.bonus_send(assignment_id="A1", amount="50", reason="x")
         with pytest.raises(DomainError, match="US dollars"):
             mturk.bonus_send(assignment_id="A1", amount="lots", reason="x")
@@ -266,10 +261,11 @@ class TestBonus:
 @pytest.mark.django_db
 class TestQualification:
     def test_publishing_segmentation_makes_the_category_qualification_and_requires_it(
-        self, stub, coco_project, annotator, dog, reference, expert
+        self, stub, coco_project, annotator, dog, expert
     ):
         """A category's first segmentation HIT creates its qualification type, grants it to
         the MTurk workers who passed training already, and requires it for Accept."""
+        add_reference(coco_project, expert, dog)
         add_reference(coco_project, expert, dog)
         try_once(annotator, dog, CLOSE)
         MTurkWorker.objects.create(worker_id="WTRAINED", user=annotator)
@@ -277,8 +273,7 @@ class TestQualification:
                                               answers_needed=1, items=[{"category": dog}])  # fmt: skip
         stub.add_response(
             "create_qualification_type",
-            response("CreateQualificationType", QualificationType=__import__(
-                "tests.marketplace.shapes", fromlist=["structure"]).structure(
+            response("CreateQualificationType", QualificationType=structure(
                 "QualificationType", QualificationTypeId="QDOG", Name="dog outlines")),
             {"Name": ANY, "Description": ANY, "Keywords": ANY,
              "QualificationTypeStatus": "Active", "AutoGranted": False},
@@ -304,13 +299,14 @@ class TestQualification:
         assert MTurkHIT.objects.get(hit_id="SEG1").task_id == task.id
 
     def test_passing_training_grants_the_mturk_qualification(
-        self, stub, coco_project, make_worker, dog, reference, expert,
+        self, stub, coco_project, make_worker, dog, expert,
         django_capture_on_commit_callbacks,
     ):  # fmt: skip
         MTurkQualificationType.objects.create(
             project=coco_project, category=dog, sandbox=True, qualification_type_id="QDOG"
         )
         worker = mturk_worker("WLEARNER")
+        add_reference(coco_project, expert, dog)
         add_reference(coco_project, expert, dog)
         stub.add_response(
             "associate_qualification_with_worker",
