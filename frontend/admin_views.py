@@ -14,9 +14,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from annotation.errors import DomainError
-from annotation.models import MTurkAssignment, Project, Stage
+from annotation.models import MTurkAssignment, MTurkProblem, Project, Stage
 from annotation.models.projects import project_setting
 from annotation.selectors.marketplace import (
     assignment_verdict,
@@ -274,6 +275,14 @@ def _marketplace_action(request: HttpRequest, project: Project) -> None:
             reason=request.POST.get("reason", ""),
         )
         messages.success(request, f"Bonus sent for assignment {assignment_id}.")
+    elif action == "dismiss":
+        problem_id = request.POST.get("problem", "")
+        dismissed = MTurkProblem.objects.filter(
+            project=project, id=int(problem_id) if problem_id.isdigit() else 0, resolved_at=None
+        ).update(resolved_at=timezone.now())
+        if not dismissed:
+            raise DomainError("no such open problem")
+        messages.info(request, "Problem dismissed (its assignment is still never paid here).")
     elif action == "balance":
         balance = mturk.account_balance()
         where = "sandbox" if balance.sandbox else "production"

@@ -301,21 +301,27 @@ def hits_publish(*, project: Project, stage: str, limit: int | None = None) -> P
                 f"{error.reason} (task {task.id}; {len(report.published)} HIT(s) were "
                 "published before it and are recorded)"
             ) from None
-        report.published.append(
-            MTurkHIT.objects.create(
-                project=project,
-                task=task,
-                stage=stage,
-                hit_id=hit["HITId"],
-                hit_type_id=hit.get("HITTypeId", ""),
-                sandbox=sandbox,
-                reward=params.reward,
-                max_assignments=task.free,
-                lifetime_seconds=params.lifetime,
-                auto_approval_delay_seconds=params.auto_approval,
-                expires_at=hit.get("Expiration"),
-            )
-        )
+        try:
+            with transaction.atomic():
+                row = MTurkHIT.objects.create(
+                    project=project,
+                    task=task,
+                    stage=stage,
+                    hit_id=hit["HITId"],
+                    hit_type_id=hit.get("HITTypeId", ""),
+                    sandbox=sandbox,
+                    reward=params.reward,
+                    max_assignments=task.free,
+                    lifetime_seconds=params.lifetime,
+                    auto_approval_delay_seconds=params.auto_approval,
+                    expires_at=hit.get("Expiration"),
+                )
+        except IntegrityError:
+            # A concurrent publish recorded a live HIT for this task first (the database
+            # keeps one per task and endpoint): this run's HIT must not stay findable.
+            _call(client, "update_expiration_for_hit", HITId=hit["HITId"], ExpireAt=EXPIRE_NOW)
+            continue
+        report.published.append(row)
     return report
 
 

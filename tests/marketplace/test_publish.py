@@ -102,6 +102,30 @@ class TestPublish:
         assert [h.hit_id for h in mturk.hits_publish(project=coco_project, stage="labeling")
                 .published] == ["AGAIN"]  # fmt: skip
 
+    def test_a_concurrent_publish_of_the_same_task_leaves_one_live_hit(self, stub, coco_project):
+        """Another run records a HIT for the task while MTurk creates this run's: the
+        database keeps one live HIT per task, and this run's HIT is expired at once."""
+        (task,) = open_tasks(coco_project, count=1)
+
+        def other_run_first(**kwargs):  # type: ignore[no-untyped-def]
+            make_hit(coco_project, task, "THEIRS")
+
+        client = mturk.mturk_client()
+        client.meta.events.register("before-parameter-build.mturk.CreateHIT", other_run_first)
+        try:
+            stub.add_response("create_hit", response("CreateHIT", HIT=hit("MINE")),
+                              create_hit_params())  # fmt: skip
+            stub.add_response(
+                "update_expiration_for_hit",
+                response("UpdateExpirationForHIT"),
+                {"HITId": "MINE", "ExpireAt": mturk.EXPIRE_NOW},
+            )
+            report = mturk.hits_publish(project=coco_project, stage="labeling")
+        finally:
+            client.meta.events.unregister("before-parameter-build.mturk.CreateHIT", other_run_first)
+        assert report.published == []
+        assert list(MTurkHIT.objects.values_list("hit_id", flat=True)) == ["THEIRS"]
+
     def test_limit(self, stub, coco_project):
         open_tasks(coco_project, count=3)
         stub.add_response("create_hit", response("CreateHIT", HIT=hit("ONLY")), create_hit_params())

@@ -142,6 +142,13 @@ class TestSync:
         )  # fmt: skip
         mturk.assignments_sync(project=coco_project)
         assert MTurkProblem.objects.filter(assignment_id="A1").count() == 1
+        problem = MTurkProblem.objects.get(assignment_id="A1")
+        url = reverse("marketplace", args=[coco_project.id])
+        client.post(url, {"action": "dismiss", "problem": problem.id})
+        assert "WMALLORY" not in client.get(url).content.decode().split("Awaiting review")[0]
+        with pytest.raises(WrongState):  # dismissed, still never approved without MTurk's word
+            get_assignment(stub, "A1", "WMALLORY")
+            mturk.assignment_approve(assignment_id="A1")
 
     def test_approval_checks_the_worker_with_mturk_first(self, stub, published):
         alice = mturk_worker("WALICE")
