@@ -418,6 +418,28 @@ def qualification_grant(*, user_id: int, category_id: int) -> int:
     return granted
 
 
+def qualifications_grant_all(*, project: Project) -> int:
+    """Grant every category qualification type of the project (on this endpoint) to every
+    worker from MTurk who passed its training: repairs grants MTurk refused earlier.
+    Associating a worker twice changes nothing on MTurk. Returns the grants sent."""
+    sandbox = not mturk_production()
+    types = list(
+        MTurkQualificationType.objects.filter(project=project, sandbox=sandbox).order_by("id")
+    )
+    if not types:
+        return 0
+    client = mturk_client(sandbox=sandbox)
+    sent = 0
+    for qualification in types:
+        passed = Qualification.objects.filter(
+            category_id=qualification.category_id, passed=True
+        ).values("worker_id")
+        for worker in MTurkWorker.objects.filter(user_id__in=passed).order_by("id"):
+            _associate(client, qualification, worker)
+            sent += 1
+    return sent
+
+
 # --- sync ----------------------------------------------------------------------------------
 
 

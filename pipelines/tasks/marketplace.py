@@ -50,8 +50,19 @@ def sync_mturk() -> dict[str, Any]:
 @handoff_task()
 def grant_mturk_qualification(user_id: int, category_id: int) -> int:
     """Grant the category's MTurk qualification to a worker who passed its training (none
-    for a worker who did not come from MTurk). Granting twice changes nothing on MTurk."""
-    return mturk.qualification_grant(user_id=user_id, category_id=category_id)
+    for a worker who did not come from MTurk). Granting twice changes nothing on MTurk.
+    MTurk's refusal is logged, not raised: the pass is already saved, and without a broker
+    this runs inside the worker's own request."""
+    try:
+        return mturk.qualification_grant(user_id=user_id, category_id=category_id)
+    except DomainError as error:
+        logger.warning(
+            "MTurk qualification for user %s, category %s not granted: %s",
+            user_id,
+            category_id,
+            error.reason,
+        )
+        return 0
 
 
 @receiver(events.qualification_passed, dispatch_uid="pipelines.grant_mturk_qualification")

@@ -323,6 +323,22 @@ class TestQualification:
         )  # fmt: skip
         with django_capture_on_commit_callbacks(execute=True):
             assert try_once(worker.user, dog, CLOSE)["passed"] is True
+        # MTurk refusing the grant does not undo or fail the worker's pass.
+        second = mturk_worker("WSECOND")
+        stub.add_client_error("associate_qualification_with_worker",
+                              service_error_code="ServiceFault", service_message="down",
+                              http_status_code=500)  # fmt: skip
+        with django_capture_on_commit_callbacks(execute=True):
+            assert try_once(second.user, dog, CLOSE)["qualified"] is True
+        # The repair grants every passed MTurk worker again.
+        for worker_id in ("WLEARNER", "WSECOND"):
+            stub.add_response(
+                "associate_qualification_with_worker",
+                response("AssociateQualificationWithWorker"),
+                {"QualificationTypeId": "QDOG", "WorkerId": worker_id, "IntegerValue": 1,
+                 "SendNotification": True},
+            )  # fmt: skip
+        call_command("mturk", "qualify", "--project", coco_project.slug)
         # A local annotator's pass asks nothing of MTurk.
         with django_capture_on_commit_callbacks(execute=True):
             try_once(make_worker(), Category.objects.get(id=dog.id), CLOSE)

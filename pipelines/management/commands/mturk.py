@@ -1,4 +1,4 @@
-"""`manage.py mturk publish|sync|review|expire|balance`: a project's Mechanical Turk work
+"""`manage.py mturk publish|sync|review|expire|qualify|balance`: a project's Mechanical Turk work
 from the command line (annotation/services/mturk.py; docs/admin/mturk.md)."""
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class Command(BaseCommand):
             ("sync", "bring submitted / approved / rejected assignments in from MTurk"),
             ("review", "cocoforge's verdict per submitted assignment; --apply acts on it"),
             ("expire", "expire HITs whose tasks are complete or cancelled"),
+            ("qualify", "grant category qualifications to every MTurk worker who passed"),
             ("balance", "the requester account's balance and the project's cost so far"),
         ):
             action = sub.add_parser(name, help=text)
@@ -96,6 +97,10 @@ class Command(BaseCommand):
         for hit in expired:
             self.stdout.write(f"HIT {hit.hit_id} expired (task {hit.task_id} is finished)")
         self.stdout.write(f"{len(expired)} HIT(s) expired on the MTurk {where}.")
+
+    def _qualify(self, project: Any, where: str, options: dict[str, Any]) -> None:
+        sent = mturk.qualifications_grant_all(project=project)
+        self.stdout.write(f"{sent} qualification grant(s) sent on the MTurk {where}.")
 
     def _balance(self, project: Any, where: str, options: dict[str, Any]) -> None:
         balance = mturk.account_balance()
