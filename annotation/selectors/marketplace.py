@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from annotation.models import (
     Assignment,
@@ -149,18 +149,24 @@ def mturk_costs(*, project: Project) -> list[MTurkCost]:
         if not MTurkHIT.objects.filter(project=project, sandbox=sandbox).exists():
             continue
         rewards = bonuses = fees = Decimal("0")
-        rows = MTurkAssignment.objects.filter(
-            hit__project=project, hit__sandbox=sandbox
-        ).select_related("hit")
+        rows = MTurkAssignment.objects.filter(hit__project=project, hit__sandbox=sandbox)
+        # Grouped in the database: one fee per assignment, the same within a group.
         count = 0
-        for row in rows:
-            if row.status == MTurkAssignment.Status.APPROVED:
-                count += 1
-                rewards += row.hit.reward
-                fees += reward_fee(row.hit.reward, row.hit.max_assignments)
-            if row.bonus_paid_at is not None and row.bonus > 0:
-                bonuses += row.bonus
-                fees += bonus_fee(row.bonus)
+        for group in (
+            rows.filter(status=MTurkAssignment.Status.APPROVED)
+            .values("hit__reward", "hit__max_assignments")
+            .annotate(n=Count("id"))
+        ):
+            count += group["n"]
+            rewards += group["hit__reward"] * group["n"]
+            fees += reward_fee(group["hit__reward"], group["hit__max_assignments"]) * group["n"]
+        for group in (
+            rows.filter(bonus_paid_at__isnull=False, bonus__gt=0)
+            .values("bonus")
+            .annotate(n=Count("id"))
+        ):
+            bonuses += group["bonus"] * group["n"]
+            fees += bonus_fee(group["bonus"]) * group["n"]
         costs.append(
             MTurkCost(sandbox=sandbox, approved=count, rewards=rewards, bonuses=bonuses, fees=fees)
         )
