@@ -20,6 +20,7 @@ from annotation.models import (
     MTurkProblem,
     MTurkQualificationType,
     MTurkWorker,
+    Segmentation,
     Stage,
 )
 from annotation.selectors.marketplace import mturk_costs
@@ -27,6 +28,7 @@ from annotation.services import mturk, task_engine
 from annotation.services.project_settings import project_settings_update
 from pipelines.tasks.marketplace import sync_mturk
 from tests.annotation.services.test_qualification import CLOSE, add_reference, try_once
+from tests.annotation.stages.test_verification import make_mask
 from tests.conftest import PASSWORD
 from tests.marketplace.conftest import answered, make_hit, mturk_worker, open_tasks
 from tests.marketplace.shapes import WHEN, assignment, hit, response, structure
@@ -210,6 +212,28 @@ class TestReview:
         )  # fmt: skip
         lines = mturk.review_pending(project=coco_project)  # mturk_auto_review applies it
         assert [line.done for line in lines] == ["rejected"]
+
+    def test_an_outline_follows_its_verification(self, stub, coco_project):
+        """An outline waits for its votes, then is approved when verification accepted it
+        and rejected with the verifiers' verdict when it did not."""
+        worker = mturk_worker("WSEG")
+        masks = [make_mask(coco_project, worker.user, x=x) for x in (10.0, 60.0, 110.0)]
+        for n, mask in enumerate(masks):
+            hit_row = make_hit(coco_project, mask.task, f"SEG{n}")
+            MTurkAssignment.objects.create(hit=hit_row, assignment_id=f"A{n}", worker=worker,
+                                           answer_slot=mask.assignment, status="submitted")  # fmt: skip
+        Segmentation.objects.filter(id=masks[1].id).update(status=Segmentation.Status.ACCEPTED)
+        Segmentation.objects.filter(id=masks[2].id).update(status=Segmentation.Status.REJECTED)
+        verdicts = {
+            line.assignment.assignment_id: (line.verdict.decision, line.verdict.reason)
+            for line in mturk.review_pending(project=coco_project, apply=False)
+        }
+        assert verdicts["A0"] == ("wait", "the outline awaits verification")
+        assert verdicts["A1"] == ("approve", "")
+        assert (
+            verdicts["A2"][0] == "reject"
+            and "Verifiers judged your outline poor" in (verdicts["A2"][1])
+        )
 
     def test_an_answer_still_being_judged_waits(self, stub, coco_project):
         (grid,) = open_tasks(coco_project, count=1, answers=2, stage=Stage.VERIFICATION)
