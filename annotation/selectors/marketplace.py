@@ -160,13 +160,13 @@ def mturk_costs(*, project: Project) -> list[MTurkCost]:
             count += group["n"]
             rewards += group["hit__reward"] * group["n"]
             fees += reward_fee(group["hit__reward"], group["hit__max_assignments"]) * group["n"]
-        for group in (
+        for paid in (
             rows.filter(bonus_paid_at__isnull=False, bonus__gt=0)
             .values("bonus")
             .annotate(n=Count("id"))
         ):
-            bonuses += group["bonus"] * group["n"]
-            fees += bonus_fee(group["bonus"]) * group["n"]
+            bonuses += paid["bonus"] * paid["n"]
+            fees += bonus_fee(paid["bonus"]) * paid["n"]
         costs.append(
             MTurkCost(sandbox=sandbox, approved=count, rewards=rewards, bonuses=bonuses, fees=fees)
         )
