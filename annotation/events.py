@@ -56,6 +56,12 @@ export_job_queued = Signal()
 submission_ready = Signal()
 
 
+# worker_id: int, category_id: int. A worker passed a category's segmentation training
+# (annotation.services.qualification); a worker who came from Mechanical Turk is granted the
+# category's MTurk qualification (pipelines.tasks.marketplace.grant_mturk_qualification).
+qualification_passed = Signal()
+
+
 def send_on_commit(signal: Signal, **kwargs: Any) -> None:
     """Send `signal` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: signal.send(sender=None, **kwargs))
@@ -72,6 +78,7 @@ __all__ = [
     "images_ready_for_labeling",
     "masks_ready",
     "masks_verified",
+    "qualification_passed",
     "send_on_commit",
     "spots_ready",
     "submission_ready",

@@ -71,6 +71,7 @@ def _d(
 # Stages in COCO's order; "dashboard" holds the numbers the pipeline dashboard uses.
 STAGE_ORDER = (
     "collection", "labeling", "spotting", "segmentation", "verification", "dashboard",
+    "marketplace",
 )  # fmt: skip
 
 _DECLARED = [
@@ -175,6 +176,33 @@ _DECLARED = [
        "Pay per worker-hour for the dashboard's cost column (your currency).", "", 0, 1000),
     _d("dashboard_stuck_after_hours", "dashboard", "float", 24.0,
        "An open task with no answer for this many hours is reported as stuck.", "", 0.1, 10000),
+    # --- Mechanical Turk (issue 18; docs/admin/mturk.md); limits are MTurk's own ---
+    _d("mturk_enabled", "marketplace", "int", 0,
+       "1: the periodic MTurk task syncs, reviews and expires this project's HITs.", "", 0, 1),
+    _d("mturk_reward", "marketplace", "float", 0.05,
+       "Reward per MTurk assignment, in US dollars (before MTurk's fee).", "", 0.01, 100),
+    _d("mturk_lifetime_seconds", "marketplace", "int", 3 * 24 * 3600,
+       "How long a HIT stays on MTurk before it expires.", "", 30, 365 * 24 * 3600),
+    _d("mturk_assignment_duration_seconds", "marketplace", "int", 3600,
+       "Time a worker has for one HIT after accepting it.", "", 30, 365 * 24 * 3600),
+    _d("mturk_auto_approval_delay_seconds", "marketplace", "int", 3 * 24 * 3600,
+       "MTurk approves (pays) a submitted assignment on its own after this long.",
+       "", 0, 30 * 24 * 3600),
+    _d("mturk_auto_review", "marketplace", "int", 0,
+       "1: approve or reject submitted assignments from cocoforge's verdict automatically.",
+       "", 0, 1),
+    _d("mturk_bonus_max", "marketplace", "float", 5.0,
+       "The largest bonus one assignment may get, in US dollars.", "", 0.01, 1000),
+    _d("mturk_title", "marketplace", "str", "{stage}: {project}",
+       "HIT title; {stage} and {project} are filled in."),
+    _d("mturk_description", "marketplace", "str",
+       "Annotate objects in photos for the {project} dataset ({stage}).",
+       "HIT description; {stage} and {project} are filled in."),
+    _d("mturk_keywords", "marketplace", "str", "image, annotation, objects, COCO",
+       "HIT keywords, comma-separated."),
+    _d("mturk_frame_height", "marketplace", "int", 800,
+       "Height in pixels of the frame MTurk shows the tool page in; 0 lets MTurk size it.",
+       "", 0, 4000),
 ]  # fmt: skip
 
 DECLARATIONS: dict[str, SettingDeclaration] = {d.key: d for d in _DECLARED}

@@ -1,5 +1,6 @@
-"""The admin's pages for one project as a whole: the pipeline dashboard and the settings
-form built from the stage settings' declarations (annotation/stage_settings.py)."""
+"""The admin's pages for one project as a whole: the pipeline dashboard, the settings form
+built from the stage settings' declarations (annotation/stage_settings.py) and the
+Mechanical Turk marketplace page."""
 
 from __future__ import annotations
 
@@ -7,15 +8,27 @@ import json
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from annotation.errors import DomainError
-from annotation.models import Project
+from annotation.models import MTurkAssignment, MTurkProblem, Project, Stage
+from annotation.models.projects import project_setting
+from annotation.selectors.marketplace import (
+    assignment_verdict,
+    mturk_assignments_awaiting_review,
+    mturk_costs,
+    mturk_hits,
+    mturk_open_problem,
+    mturk_problems_open,
+)
 from annotation.selectors.pipeline import model_service_line, pipeline_overview
+from annotation.services import mturk
 from annotation.services.project_settings import (
     SettingsInvalid,
     project_preset_apply,
@@ -222,5 +235,96 @@ def pipeline_dashboard(request: HttpRequest, project_id: int | None = None) -> H
             "crowd_available": crowd_simulator_available(),
             "models_line": models_line,
             "crowd_runs": crowd_runs(),
+        },
+    )
+
+
+def _marketplace_action(request: HttpRequest, project: Project) -> None:
+    """One button of the Marketplace page; MTurk's refusals become the page's message."""
+    action = request.POST.get("action", "")
+    assignment_id = request.POST.get("assignment", "")
+    if action == "sync":
+        messages.info(request, f"Synced: {mturk.assignments_sync(project=project).line()}.")
+    elif action == "expire":
+        expired = mturk.hits_expire_finished(project=project)
+        messages.info(request, f"{len(expired)} HIT(s) of finished tasks expired.")
+    elif action == "publish":
+        limit_text = request.POST.get("limit", "").strip()
+        if limit_text and not limit_text.isdigit():
+            raise DomainError("the limit is a whole number of HITs")
+        report = mturk.hits_publish(
+            project=project,
+            stage=request.POST.get("stage", ""),
+            limit=int(limit_text) if limit_text else None,
+        )
+        messages.success(request, f"{len(report.published)} HIT(s) published.")
+    elif action == "review":
+        lines = mturk.review_pending(project=project, apply=True)
+        done = sum(line.done in ("approved", "rejected") for line in lines)
+        messages.info(request, f"{done} assignment(s) reviewed from cocoforge's verdicts.")
+    elif action == "approve":
+        mturk.assignment_approve(assignment_id=assignment_id)
+        messages.success(request, f"Assignment {assignment_id} approved.")
+    elif action == "reject":
+        mturk.assignment_reject(assignment_id=assignment_id, reason=request.POST.get("reason", ""))
+        messages.success(request, f"Assignment {assignment_id} rejected.")
+    elif action == "bonus":
+        mturk.bonus_send(
+            assignment_id=assignment_id,
+            amount=request.POST.get("amount", ""),
+            reason=request.POST.get("reason", ""),
+        )
+        messages.success(request, f"Bonus sent for assignment {assignment_id}.")
+    elif action == "dismiss":
+        problem_id = request.POST.get("problem", "")
+        dismissed = MTurkProblem.objects.filter(
+            project=project, id=int(problem_id) if problem_id.isdigit() else 0, resolved_at=None
+        ).update(resolved_at=timezone.now())
+        if not dismissed:
+            raise DomainError("no such open problem")
+        messages.info(request, "Problem dismissed (its assignment is still never paid here).")
+    elif action == "balance":
+        balance = mturk.account_balance()
+        where = "sandbox" if balance.sandbox else "production"
+        messages.info(request, f"MTurk {where} balance: ${balance.available}.")
+    else:
+        raise DomainError(f"unknown action {action!r}")
+
+
+@login_required
+def marketplace(request: HttpRequest, project_id: int) -> HttpResponse:
+    """Mechanical Turk for one project: its HITs, the assignments awaiting review with
+    cocoforge's verdict (approve / reject with the reason prefilled / bonus), problems, the
+    cost so far and the balance (docs/admin/mturk.md)."""
+    require_admin(request, "only admins manage Mechanical Turk")
+    project = get_object_or_404(Project, pk=project_id)
+    if request.method == "POST":
+        try:
+            _marketplace_action(request, project)
+        except DomainError as error:
+            messages.error(request, error.reason)
+            return redirect("marketplace", project_id=project.id)
+        return redirect("marketplace", project_id=project.id)
+    awaiting = [
+        (row, assignment_verdict(row.answer_slot), mturk_open_problem(row.assignment_id))
+        for row in mturk_assignments_awaiting_review(project=project)
+    ]
+    return render(
+        request,
+        "frontend/marketplace.html",
+        {
+            "project": project,
+            "projects": Project.objects.order_by("name"),
+            "production": mturk.mturk_production(),
+            "site_url": settings.SITE_URL,
+            "hits": mturk_hits(project=project)[:200],
+            "awaiting": awaiting,
+            "approved": MTurkAssignment.objects.filter(
+                hit__project=project, status=MTurkAssignment.Status.APPROVED
+            ).select_related("hit", "worker")[:200],
+            "problems": mturk_problems_open(project=project),
+            "costs": mturk_costs(project=project),
+            "stages": Stage.choices,
+            "enabled": project_setting(project, "mturk_enabled") == 1,
         },
     )

@@ -16,4 +16,9 @@ urlpatterns = [
         admin_views.project_settings,
         name="project-settings",
     ),
+    path(
+        "manage/projects/<int:project_id>/marketplace/",
+        admin_views.marketplace,
+        name="marketplace",
+    ),
 ]

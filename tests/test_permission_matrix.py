@@ -197,7 +197,7 @@ ADMIN_ONLY = {
     "collection-grids", "collection-summary", "tasks-post", "quality", "precision-line",
     "image-spots", "pass-rates", "grids", "crowd-tasks", "export-start", "export-job",
     "export-file", "labeling-quality", "segmentation-pass-rates", "export-page",
-    "export-download", "stats-page",
+    "export-download", "stats-page", "marketplace",
 }  # fmt: skip
 # Experts review, retire and generate gold: these show gold to them and to no annotator.
 EXPERT_ONLY = {"gold", "gold-picture", "gold-active", "gold-generate", "verification-gold"}

@@ -7,7 +7,13 @@ from .exports import ExportJob, ExportLicense
 from .images import Image, ImageRejection
 from .instances import Instance
 from .labeling import CategoryPresence, Spot
-from .marketplace import MTurkAssignment, MTurkHIT, MTurkQualificationType, MTurkWorker
+from .marketplace import (
+    MTurkAssignment,
+    MTurkHIT,
+    MTurkProblem,
+    MTurkQualificationType,
+    MTurkWorker,
+)
 from .membership import Membership
 from .people import WorkerProfile
 from .projects import Project
@@ -48,6 +54,7 @@ __all__ = [
     "Instance",
     "MTurkAssignment",
     "MTurkHIT",
+    "MTurkProblem",
     "MTurkQualificationType",
     "MTurkWorker",
     "Membership",

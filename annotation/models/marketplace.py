@@ -131,3 +131,36 @@ class MTurkQualificationType(models.Model):
 
     def __str__(self) -> str:
         return f"MTurk qualification {self.qualification_type_id}"
+
+
+class MTurkProblem(models.Model):
+    """Something MTurk reported that does not match what cocoforge recorded (a different
+    worker on an assignment, an assignment cocoforge never saw, a submit without an answer).
+    The worker-side entry is unauthenticated by design, so nothing is paid or reviewed
+    automatically while an assignment has an open problem; the Marketplace page lists them."""
+
+    class Kind(models.TextChoices):
+        WORKER_MISMATCH = "worker_mismatch", "MTurk's worker differs from cocoforge's"
+        UNKNOWN_ASSIGNMENT = "unknown_assignment", "Assignment cocoforge never recorded"
+        NO_ANSWER = "no_answer", "Submitted on MTurk without a cocoforge answer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="mturk_problems")
+    hit = models.ForeignKey(
+        MTurkHIT, null=True, blank=True, on_delete=models.CASCADE, related_name="problems"
+    )
+    assignment_id = models.CharField(max_length=64)
+    mturk_worker_id = models.CharField(max_length=64, blank=True, default="")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    message = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            # A sync that sees the same mismatch again records it once.
+            models.UniqueConstraint(fields=["assignment_id", "kind"], name="one_problem_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"MTurk problem {self.kind} on {self.assignment_id}"

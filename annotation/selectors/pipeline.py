@@ -36,6 +36,7 @@ from annotation.models import (
     WorkerProfile,
 )
 from annotation.models.projects import project_setting
+from annotation.selectors.marketplace import MTurkCost, mturk_costs
 from annotation.stage_settings import stored_settings_problems
 
 # COCO's reported effort (thesis §2.4.1-2.4.3, §2.7; PIPELINE.md): ~20k worker-hours of
@@ -100,6 +101,8 @@ class PipelineOverview:
     stages: list[StageProgress]
     answers_per_hour: list[tuple[datetime, dict[str, int]]]  # last 24 hours, oldest first
     warnings: list[Warning] = field(default_factory=list)
+    # Mechanical Turk's bill so far, per endpoint the project has HITs on (none: not on MTurk).
+    mturk_costs: list[MTurkCost] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, float]:
@@ -380,4 +383,5 @@ def pipeline_overview(*, project: Project, now: datetime | None = None) -> Pipel
         stages=stages,
         answers_per_hour=_answers_per_hour(project, now),
         warnings=pipeline_warnings(project, now),
+        mturk_costs=mturk_costs(project=project),
     )

@@ -74,13 +74,14 @@ def project_settings_update(
 
 
 def project_preset_apply(*, project: Project, preset: str) -> Project:
-    """Set every pipeline number to a preset's (the dashboard's own numbers and the
-    precision line stay)."""
+    """Set every pipeline number to a preset's (the dashboard's own numbers, the MTurk
+    settings and the precision line stay)."""
     if preset not in PRESETS:
         raise DomainError(f"there is no preset {preset!r}; presets: {', '.join(PRESETS)}")
     values = {
         key: value
         for key, value in preset_values(preset).items()
-        if DECLARATIONS[key].stage != "dashboard" and key != "labeling_precision_line"
+        if DECLARATIONS[key].stage not in ("dashboard", "marketplace")
+        and key != "labeling_precision_line"
     }
     return project_settings_update(project=project, values=values)

@@ -34,7 +34,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.utils import timezone
 from pycocotools import mask as coco_mask
 
-from annotation import geometry
+from annotation import events, geometry
 from annotation.errors import DomainError, NotFound, WrongState
 from annotation.models import Category, Image, Project, Stage, Task
 from annotation.models.labeling import Spot
@@ -350,6 +350,10 @@ def training_attempt_submit(*, worker: User, reference_id: int, polygons: Any) -
     if passed and not qualification.passed:
         qualification.passed = True
         qualification.passed_at = now
+        # MTurk learns of it after the commit (a worker from MTurk gets the qualification).
+        events.send_on_commit(
+            events.qualification_passed, worker_id=worker.pk, category_id=reference.category_id
+        )
     qualification.save()
     attempt.polygons = outline.polygons
     attempt.iou, attempt.threshold, attempt.passed = iou, threshold, passed

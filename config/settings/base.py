@@ -152,7 +152,23 @@ CELERY_BEAT_SCHEDULE = {
         "task": "pipelines.tasks.sweep.sweep_pipeline",
         "schedule": float(os.environ.get("PIPELINE_SWEEP_EVERY_SECONDS", "300")),
     },
+    # Mechanical Turk (docs/admin/mturk.md): sync submitted assignments, review them when a
+    # project asks for it, expire HITs whose tasks are finished. Projects without
+    # mturk_enabled, or an installation without AWS credentials, are left alone.
+    "mturk-sync": {
+        "task": "pipelines.tasks.marketplace.sync_mturk",
+        "schedule": float(os.environ.get("MTURK_SYNC_EVERY_SECONDS", "300")),
+    },
 }
+
+# --- Mechanical Turk (docs/admin/mturk.md) ----------------------------------------------
+# The address MTurk workers' browsers reach this site at (https://..., no trailing slash):
+# the ExternalQuestion of every HIT points at SITE_URL + /mturk/external/.
+SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
+# HITs go to the requester sandbox unless this is set: real money moves only when asked.
+MTURK_PRODUCTION = env_bool("MTURK_PRODUCTION", False)
+MTURK_SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
+MTURK_PRODUCTION_ENDPOINT = "https://mturk-requester.us-east-1.amazonaws.com"
 
 # --- storage --------------------------------------------------------------------------
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))

@@ -40,6 +40,7 @@ PAGES: list[tuple[str, str, str, bool, tuple[str, ...]]] = [
     ("Manage", "Pass rates", "segmentation-pass-rates", False, (ADMIN,)),
     ("Manage", "Releases", "releases", False, (ADMIN,)),
     ("Manage", "Settings", "project-settings", True, (ADMIN,)),
+    ("Manage", "Marketplace", "marketplace", True, (ADMIN,)),
 ]
 
 

@@ -14,9 +14,19 @@ and tests all have the receivers connected (no CELERY_IMPORTS list to keep in st
 - evaluation.py  evaluate_submission (the evaluation server)
 - models.py      store_proposals (the model service's answers) and the image_stored receiver
 - sweep.py       sweep_pipeline (celery beat): repairs what a lost message left behind
+- marketplace.py sync_mturk (celery beat) and grant_mturk_qualification (Mechanical Turk)
 """
 
-from pipelines.tasks import collection, engine, evaluation, export, models, stages, sweep
+from pipelines.tasks import (
+    collection,
+    engine,
+    evaluation,
+    export,
+    marketplace,
+    models,
+    stages,
+    sweep,
+)
 from pipelines.tasks.engine import advance_task, ping, release_expired_leases
 from pipelines.tasks.evaluation import evaluate_submission
 from pipelines.tasks.export import run_export
@@ -29,6 +39,7 @@ __all__ = [
     "evaluate_submission",
     "evaluation",
     "export",
+    "marketplace",
     "models",
     "ping",
     "release_expired_leases",

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from annotation.selectors.marketplace import MTurkCost
 from annotation.selectors.pipeline import PipelineOverview, model_service_line, pipeline_overview
 from pipelines.management.cli import find_project
 from pipelines.models_client import models_service_status
@@ -15,6 +16,13 @@ COLUMNS = [
     ("Stage", 26), ("open", 6), ("waiting", 8), ("leased", 7), ("done", 6), ("rejected", 9),
     ("requeued", 9), ("ans/h", 6), ("hours", 8), ("cost", 9), ("ETA", 18),
 ]  # fmt: skip
+
+
+def mturk_cost_line(cost: MTurkCost) -> str:
+    where = "sandbox, not real money" if cost.sandbox else "production"
+    return (f"MTurk cost ({where}): ${cost.total} = ${cost.rewards} rewards of "
+            f"{cost.approved} approved + ${cost.bonuses} bonuses + ${cost.fees} MTurk fees "
+            "(manage.py mturk balance; docs/admin/mturk.md).")  # fmt: skip
 
 
 def overview_lines(overview: PipelineOverview) -> list[str]:
@@ -38,7 +46,10 @@ def overview_lines(overview: PipelineOverview) -> list[str]:
                       "no recent answers" if total_eta is None else f"{total_eta:.1f} h"
                       if total_eta else "nothing waiting"]))  # fmt: skip
     lines += ["", f"Cost at {overview.pay_rate:.2f} per worker-hour "
-              "(setting dashboard_pay_rate_per_hour).", "", "Effort beside COCO's:"]  # fmt: skip
+              "(setting dashboard_pay_rate_per_hour)."]  # fmt: skip
+    for cost in overview.mturk_costs:
+        lines.append(mturk_cost_line(cost))
+    lines += ["", "Effort beside COCO's:"]
     for s in overview.stages:
         if s.coco_effort:
             lines.append(f"  {s.label}: {s.worker_hours:.2f} worker-hours here; "
