@@ -19,9 +19,12 @@ No Django here: this module is used by the CLI, the workers and notebooks alike.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn
+
+import ijson
 
 import numpy as np
 from pycocotools import mask as mask_utils
@@ -29,6 +32,9 @@ from pycocotools import mask as mask_utils
 from pipelines.coco.export import rle_runs_checked
 
 IOU_TYPES = ("bbox", "segm")
+# Polygon coordinates (and boxes drawn as masks) further than this many image sizes from
+# the image are refused: see _check_polygon_coordinates.
+POLYGON_REACH = 4
 
 # pycocotools.cocoeval.Params defaults, built with the very same expressions so that the
 # thresholds are bit-identical (0.75 must compare equal to iouThrs[5] in summarize()).
@@ -233,6 +239,170 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
     )
 
 
+# One entry of a results file may take at most this many bytes: the streaming reader holds
+# one entry at a time as Python objects (about 30x its bytes), so this caps its memory. A
+# full 640x480 mask as an uncompressed RLE list is about 1.2 MB; 10^6 polygon vertices
+# are over 10 MB.
+MAX_RESULT_ENTRY_BYTES = 8 * 2**20
+
+
+class _EntryCappedReader:
+    """A binary stream for ijson that refuses an entry longer than MAX_RESULT_ENTRY_BYTES
+    while it is still being read (ijson builds an entry from as many reads as it takes)."""
+
+    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+        self.stream, self.head = stream, head
+        self.total = len(head)
+        self.entries = 0
+        self.entry_start = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson asks for 0 bytes to learn the stream's type
+            return b""
+        if self.head:
+            chunk, self.head = self.head, b""
+            return chunk
+        chunk = self.stream.read(size if size and size > 0 else 64 * 1024)
+        self.total += len(chunk)
+        if self.total - self.entry_start > MAX_RESULT_ENTRY_BYTES + 64 * 1024:
+            raise ResultsFormatError(
+                f"results[{self.entries}]: one entry is larger than "
+                f"{MAX_RESULT_ENTRY_BYTES // 2**20} MiB (a polygon with too many vertices?)"
+            )
+        return chunk
+
+    def entry_read(self) -> None:
+        self.entries += 1
+        self.entry_start = self.total
+
+
+def load_results_file(
+    ground_truth: GroundTruth, stream: BinaryIO, iou_type: str = "bbox"
+) -> Detections:
+    """load_results for a results file read as it streams (ijson), one entry at a time.
+
+    Each entry is checked as load_results checks it (the first entry decides how all are
+    read, as in COCO.loadRes) and kept only as array rows and, where segmentations are
+    evaluated, one compressed RLE: memory grows with the number of detections (about 60
+    bytes each for boxes), not with the file's size or its JSON objects. The first bad entry
+    raises ResultsFormatError naming it; so does JSON that is invalid or cut short.
+    """
+    head = stream.read(64 * 1024)
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if not start:
+        raise ResultsFormatError("results: the file is empty")
+    if start != b"[":
+        raise ResultsFormatError("results: expected a JSON array of detections")
+    reader = _EntryCappedReader(stream, head)
+    known_categories = set(ground_truth.category_ids)
+    image_index, category_id = array("q"), array("q")
+    score, bbox_xywh, area = array("d"), array("d"), array("d")
+    segmentations: list[Any] = []
+    boxes_given = True
+    keep_masks = iou_type == "segm"
+    try:
+        for position, result in enumerate(ijson.items(reader, "item", use_float=True)):
+            reader.entry_read()
+            where = f"results[{position}]"
+            if position == 0:
+                if not isinstance(result, dict):
+                    raise ResultsFormatError(f"{where}: expected an object")
+                boxes_given = "bbox" in result and result["bbox"] != []
+                if not boxes_given and "segmentation" not in result:
+                    raise ResultsFormatError(f"{where}: needs a bbox or a segmentation")
+                keep_masks = keep_masks or not boxes_given
+            image = _checked_entry(ground_truth, known_categories, result, where, boxes_given)
+            given = result.get("bbox")
+            segmentation = result.get("segmentation")
+            if boxes_given:
+                box = [float(value) for value in given]
+                if keep_masks:
+                    if segmentation is None:
+                        # Drawn as a rectangle polygon at evaluation (loadRes).
+                        _check_polygon_coordinates(
+                            [box[:2] + [box[0] + box[2], box[1] + box[3]]],
+                            where,
+                            height=int(ground_truth.image_heights[image]),
+                            width=int(ground_truth.image_widths[image]),
+                        )
+                        segmentations.append(None)
+                    else:
+                        _check_one_segmentation(ground_truth, segmentation, where, image)
+                        segmentations.append(_to_rle(segmentation, ground_truth, image))
+                box_area = box[2] * box[3]  # loadRes: ann['area'] = bb[2]*bb[3]
+            else:
+                _check_one_segmentation(ground_truth, segmentation, where, image)
+                rle = _to_rle(segmentation, ground_truth, image)
+                if given is not None and not _single_box_ok(given):
+                    raise ResultsFormatError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0")
+                box = (
+                    [float(value) for value in given]
+                    if given is not None
+                    else [float(value) for value in mask_utils.toBbox([rle])[0]]
+                )
+                box_area = float(mask_utils.area([rle])[0])
+                segmentations.append(rle)
+            if not np.isfinite(box_area):
+                raise ResultsFormatError(f"{where}: bbox w x h overflows, got {given!r}")
+            image_index.append(image)
+            category_id.append(result["category_id"])
+            score.append(float(result["score"]))
+            bbox_xywh.extend(box)
+            area.append(box_area)
+    except ijson.JSONError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "cut short"
+        if "invalid char" in reason:
+            reason += " NaN, Infinity and unquoted words are not JSON"
+        raise ResultsFormatError(
+            f"results: not valid JSON after {reader.entries} entries ({reason})"
+        ) from None
+    return Detections(
+        image_index=np.array(image_index, dtype=np.int64),
+        category_id=np.array(category_id, dtype=np.int64),
+        bbox_xywh=np.array(bbox_xywh, dtype=np.float64).reshape(-1, 4),
+        area=np.array(area, dtype=np.float64),
+        score=np.array(score, dtype=np.float64),
+        segmentations=segmentations if keep_masks else None,
+    )
+
+
+def _checked_entry(
+    ground_truth: GroundTruth,
+    known_categories: set[int],
+    result: Any,
+    where: str,
+    boxes_given: bool,
+) -> int:
+    """The row of the entry's image, once its ids, score and box are checked."""
+    if not isinstance(result, dict):
+        raise ResultsFormatError(f"{where}: expected an object")
+    for key in ("image_id", "category_id", "score"):
+        if key not in result:
+            raise ResultsFormatError(f"{where}: missing {key}")
+    image_id = result["image_id"]
+    if isinstance(image_id, bool) or not isinstance(image_id, int | float | str):
+        image = None
+    else:
+        image = ground_truth.image_index_by_id.get(image_id)
+    if image is None:
+        raise ResultsFormatError(f"{where}: image_id {image_id!r} is not in the ground truth")
+    category = result["category_id"]
+    if isinstance(category, bool) or not isinstance(category, int) or category not in known_categories:
+        raise ResultsFormatError(f"{where}: category_id {category!r} is not in the ground truth")
+    value = result["score"]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
+        raise ResultsFormatError(f"{where}: score must be a finite number, got {value!r}")
+    if boxes_given:
+        if "bbox" not in result:
+            raise ResultsFormatError(f"{where}: missing bbox (results[0] has one)")
+        if not _single_box_ok(result["bbox"]):
+            raise ResultsFormatError(
+                f"{where}: bbox must be [x, y, w, h] with finite values and w, h >= 0, "
+                f"got {result['bbox']!r}"
+            )
+    return image
+
+
 def _read_common_fields(ground_truth: GroundTruth, results: list) -> tuple[np.ndarray, ...]:
     """Fast path: image index, category id and score for all results, or raise."""
     image_index_by_id = ground_truth.image_index_by_id
@@ -311,8 +481,14 @@ def _boxes_ok(bbox_xywh: np.ndarray) -> bool:
 def _check_segmentation(
     ground_truth: GroundTruth, results: list, position: int, image: int
 ) -> None:
-    where = f"results[{position}]"
-    segmentation = results[position].get("segmentation")
+    _check_one_segmentation(
+        ground_truth, results[position].get("segmentation"), f"results[{position}]", image
+    )
+
+
+def _check_one_segmentation(
+    ground_truth: GroundTruth, segmentation: Any, where: str, image: int
+) -> None:
     height, width = int(ground_truth.image_heights[image]), int(ground_truth.image_widths[image])
     if isinstance(segmentation, dict):
         size = segmentation.get("size")
@@ -342,8 +518,27 @@ def _check_segmentation(
     ):
         if height <= 0 or width <= 0:
             raise ResultsFormatError(f"{where}: polygon on an image without height/width")
+        _check_polygon_coordinates(segmentation, where, height=height, width=width)
         return
     raise ResultsFormatError(f"{where}: segmentation must be an RLE object or a list of polygons")
+
+
+def _check_polygon_coordinates(
+    polygons: list, where: str, *, height: int, width: int
+) -> None:
+    """Numbers, finite and within the image's reach. pycocotools rasterises a polygon by
+    stepping pixel by pixel along each edge after casting the coordinates to C ints: NaN or
+    1e308 becomes an edge of 2^31 steps (gigabytes allocated, or a crash)."""
+    reach = float(max(height, width))
+    for polygon in polygons:
+        if any(isinstance(value, bool) or not isinstance(value, int | float) for value in polygon):
+            raise ResultsFormatError(f"{where}: polygon coordinates must be numbers")
+        xy = np.asarray(polygon, dtype=np.float64)
+        if not np.isfinite(xy).all() or (np.abs(xy) > POLYGON_REACH * reach).any():
+            raise ResultsFormatError(
+                f"{where}: polygon coordinates must be finite and within {POLYGON_REACH} image "
+                f"sizes of the image ({width}x{height})"
+            )
 
 
 def _mask_areas(rles: list[dict]) -> np.ndarray:

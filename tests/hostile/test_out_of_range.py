@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,8 +102,8 @@ def _first_image(data: dict) -> dict:
         ([1, 2, 3], "RLE runs cover 6 pixels"),
     ],
 )
-def test_results_with_an_rle_that_does_not_fit_the_image_are_refused(
-    release, annotator, counts, reason
+def test_results_with_an_rle_that_does_not_fit_the_image_fail_with_the_entry_named(
+    release, annotator, counts, reason, django_capture_on_commit_callbacks
 ):
     image = _first_image(json.loads(GT_PATH.read_text()))
     results = [
@@ -113,16 +114,18 @@ def test_results_with_an_rle_that_does_not_fit_the_image_are_refused(
             "segmentation": {"size": [image["height"], image["width"]], "counts": counts},
         }
     ]
-    with pytest.raises(DomainError, match=r"results\[0\]: segmentation .*" + reason):
-        submission_create(
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submission_create(
             release=release,
             submitter=annotator,
             method_name="x",
             iou_type="segm",
-            results_json=json.dumps(results).encode(),
+            results=json.dumps(results).encode(),
             results_file_name="r.json",
         )
-    assert not Submission.objects.exists()
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED and submission.stats is None
+    assert re.match(r"r\.json: results\[0\]: segmentation .*" + reason, submission.error)
 
 
 @pytest.mark.django_db
