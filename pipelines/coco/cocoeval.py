@@ -19,13 +19,11 @@ No Django here: this module is used by the CLI, the workers and notebooks alike.
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NoReturn
 
 import ijson
-
 import numpy as np
 from pycocotools import mask as mask_utils
 
@@ -181,17 +179,34 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
             score=np.zeros(0),
             segmentations=[],
         )
-    first = results[0]
+    return _load_rows(ground_truth, results, iou_type, _boxes_given(results[0]))
+
+
+def _boxes_given(first: Any) -> bool:
+    """loadRes' rule, decided by the first result for all."""
     if not isinstance(first, dict):
         raise ResultsFormatError("results[0]: expected an object")
     boxes_given = "bbox" in first and first["bbox"] != []
     if not boxes_given and "segmentation" not in first:
         raise ResultsFormatError("results[0]: needs a bbox or a segmentation")
+    return boxes_given
 
+
+def _load_rows(
+    ground_truth: GroundTruth,
+    results: list,
+    iou_type: str,
+    boxes_given: bool,
+    offset: int = 0,
+    compact_masks: bool = False,
+) -> Detections:
+    """load_results for results[offset:offset + len(results)] of a file (the messages count
+    from the file's start). compact_masks keeps each segmentation as compressed RLE, the
+    form evaluation turns it into anyway, rather than as the file's lists."""
     try:
         image_index, category_id, score = _read_common_fields(ground_truth, results)
     except (KeyError, TypeError, ValueError):
-        _raise_first_bad_entry(ground_truth, results, boxes_given)
+        _raise_first_bad_entry(ground_truth, results, boxes_given, offset)
         raise
     # Box evaluation of boxed results never reads segmentations; not keeping them lets the
     # parsed JSON go. Results without boxes get theirs from their masks (loadRes).
@@ -207,16 +222,33 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
         except (KeyError, TypeError, ValueError):
             bbox_xywh = None
         if bbox_xywh is None or bbox_xywh.shape != (len(results), 4) or not _boxes_ok(bbox_xywh):
-            _raise_first_bad_entry(ground_truth, results, boxes_given)
+            _raise_first_bad_entry(ground_truth, results, boxes_given, offset)
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            area = bbox_xywh[:, 2] * bbox_xywh[:, 3]  # loadRes: ann["area"] = bb[2]*bb[3]
+        if not np.isfinite(area).all():
+            position = int(np.flatnonzero(~np.isfinite(area))[0])
+            raise ResultsFormatError(
+                f"results[{offset + position}]: bbox w x h overflows, got {results[position]['bbox']!r}"
+            )
         for position, segmentation in enumerate(segmentations or []):
+            image = int(image_index[position])
             if segmentation is not None:
-                _check_segmentation(ground_truth, results, position, image_index[position])
-        area = bbox_xywh[:, 2] * bbox_xywh[:, 3]  # loadRes: ann['area'] = bb[2]*bb[3]
+                _check_segmentation(ground_truth, results, position, image, offset)
+                if compact_masks:
+                    segmentations[position] = _to_rle(segmentation, ground_truth, image)  # type: ignore[index]
+            else:  # drawn as a rectangle polygon at evaluation (loadRes)
+                x, y, w, h = (float(v) for v in bbox_xywh[position])
+                _check_polygon_coordinates(
+                    [[x, y, x + w, y + h]],
+                    f"results[{offset + position}]",
+                    height=int(ground_truth.image_heights[image]),
+                    width=int(ground_truth.image_widths[image]),
+                )
     else:
         assert segmentations is not None  # kept above for results without boxes
         rles = []
         for position in range(len(results)):
-            _check_segmentation(ground_truth, results, position, image_index[position])
+            _check_segmentation(ground_truth, results, position, image_index[position], offset)
             rles.append(_to_rle(segmentations[position], ground_truth, image_index[position]))
         area = _mask_areas(rles)
         computed_boxes = mask_utils.toBbox(rles) if rles else np.zeros((0, 4))
@@ -225,7 +257,7 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
             given = result.get("bbox")
             if given is not None and not _single_box_ok(given):
                 raise ResultsFormatError(
-                    f"results[{position}]: bbox must be [x, y, w, h] with w, h >= 0"
+                    f"results[{offset + position}]: bbox must be [x, y, w, h] with w, h >= 0"
                 )
             bbox_xywh[position] = given if given is not None else computed_boxes[position]
         segmentations = rles
@@ -244,6 +276,8 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
 # full 640x480 mask as an uncompressed RLE list is about 1.2 MB; 10^6 polygon vertices
 # are over 10 MB.
 MAX_RESULT_ENTRY_BYTES = 8 * 2**20
+# Entries checked together (numpy over the chunk, as load_results does over a whole file).
+RESULTS_CHUNK = 20_000
 
 
 class _EntryCappedReader:
@@ -279,13 +313,14 @@ class _EntryCappedReader:
 def load_results_file(
     ground_truth: GroundTruth, stream: BinaryIO, iou_type: str = "bbox"
 ) -> Detections:
-    """load_results for a results file read as it streams (ijson), one entry at a time.
+    """load_results for a results file read as it streams (ijson).
 
-    Each entry is checked as load_results checks it (the first entry decides how all are
-    read, as in COCO.loadRes) and kept only as array rows and, where segmentations are
-    evaluated, one compressed RLE: memory grows with the number of detections (about 60
-    bytes each for boxes), not with the file's size or its JSON objects. The first bad entry
-    raises ResultsFormatError naming it; so does JSON that is invalid or cut short.
+    Entries are read RESULTS_CHUNK at a time and checked as load_results checks them (the
+    first entry decides how all are read, as in COCO.loadRes); only array rows and, where
+    segmentations are evaluated, compressed RLEs are kept: memory grows with the number of
+    detections (about 60 bytes each for boxes), not with the file's size or its JSON. The
+    first bad entry raises ResultsFormatError naming it; so does JSON that is invalid or
+    cut short.
     """
     head = stream.read(64 * 1024)
     start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
@@ -294,61 +329,28 @@ def load_results_file(
     if start != b"[":
         raise ResultsFormatError("results: expected a JSON array of detections")
     reader = _EntryCappedReader(stream, head)
-    known_categories = set(ground_truth.category_ids)
-    image_index, category_id = array("q"), array("q")
-    score, bbox_xywh, area = array("d"), array("d"), array("d")
-    segmentations: list[Any] = []
+    parts: list[Detections] = []
+    chunk: list[Any] = []
     boxes_given = True
-    keep_masks = iou_type == "segm"
+    offset = 0
+
+    def flush() -> None:
+        nonlocal chunk, offset
+        if chunk:
+            parts.append(
+                _load_rows(ground_truth, chunk, iou_type, boxes_given, offset, compact_masks=True)
+            )
+            offset += len(chunk)
+            chunk = []
+
     try:
-        for position, result in enumerate(ijson.items(reader, "item", use_float=True)):
+        for result in ijson.items(reader, "item", use_float=True):
             reader.entry_read()
-            where = f"results[{position}]"
-            if position == 0:
-                if not isinstance(result, dict):
-                    raise ResultsFormatError(f"{where}: expected an object")
-                boxes_given = "bbox" in result and result["bbox"] != []
-                if not boxes_given and "segmentation" not in result:
-                    raise ResultsFormatError(f"{where}: needs a bbox or a segmentation")
-                keep_masks = keep_masks or not boxes_given
-            image = _checked_entry(ground_truth, known_categories, result, where, boxes_given)
-            given = result.get("bbox")
-            segmentation = result.get("segmentation")
-            if boxes_given:
-                box = [float(value) for value in given]
-                if keep_masks:
-                    if segmentation is None:
-                        # Drawn as a rectangle polygon at evaluation (loadRes).
-                        _check_polygon_coordinates(
-                            [box[:2] + [box[0] + box[2], box[1] + box[3]]],
-                            where,
-                            height=int(ground_truth.image_heights[image]),
-                            width=int(ground_truth.image_widths[image]),
-                        )
-                        segmentations.append(None)
-                    else:
-                        _check_one_segmentation(ground_truth, segmentation, where, image)
-                        segmentations.append(_to_rle(segmentation, ground_truth, image))
-                box_area = box[2] * box[3]  # loadRes: ann['area'] = bb[2]*bb[3]
-            else:
-                _check_one_segmentation(ground_truth, segmentation, where, image)
-                rle = _to_rle(segmentation, ground_truth, image)
-                if given is not None and not _single_box_ok(given):
-                    raise ResultsFormatError(f"{where}: bbox must be [x, y, w, h] with w, h >= 0")
-                box = (
-                    [float(value) for value in given]
-                    if given is not None
-                    else [float(value) for value in mask_utils.toBbox([rle])[0]]
-                )
-                box_area = float(mask_utils.area([rle])[0])
-                segmentations.append(rle)
-            if not np.isfinite(box_area):
-                raise ResultsFormatError(f"{where}: bbox w x h overflows, got {given!r}")
-            image_index.append(image)
-            category_id.append(result["category_id"])
-            score.append(float(result["score"]))
-            bbox_xywh.extend(box)
-            area.append(box_area)
+            if reader.entries == 1:
+                boxes_given = _boxes_given(result)
+            chunk.append(result)
+            if len(chunk) == RESULTS_CHUNK:
+                flush()
     except ijson.JSONError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else "cut short"
         if "invalid char" in reason:
@@ -356,51 +358,20 @@ def load_results_file(
         raise ResultsFormatError(
             f"results: not valid JSON after {reader.entries} entries ({reason})"
         ) from None
+    flush()
+    if not parts:
+        return load_results(ground_truth, [], iou_type)
+    keep_masks = parts[0].segmentations is not None
     return Detections(
-        image_index=np.array(image_index, dtype=np.int64),
-        category_id=np.array(category_id, dtype=np.int64),
-        bbox_xywh=np.array(bbox_xywh, dtype=np.float64).reshape(-1, 4),
-        area=np.array(area, dtype=np.float64),
-        score=np.array(score, dtype=np.float64),
-        segmentations=segmentations if keep_masks else None,
+        image_index=np.concatenate([part.image_index for part in parts]),
+        category_id=np.concatenate([part.category_id for part in parts]),
+        bbox_xywh=np.concatenate([part.bbox_xywh for part in parts]),
+        area=np.concatenate([part.area for part in parts]),
+        score=np.concatenate([part.score for part in parts]),
+        segmentations=(
+            [rle for part in parts for rle in part.segmentations or []] if keep_masks else None
+        ),
     )
-
-
-def _checked_entry(
-    ground_truth: GroundTruth,
-    known_categories: set[int],
-    result: Any,
-    where: str,
-    boxes_given: bool,
-) -> int:
-    """The row of the entry's image, once its ids, score and box are checked."""
-    if not isinstance(result, dict):
-        raise ResultsFormatError(f"{where}: expected an object")
-    for key in ("image_id", "category_id", "score"):
-        if key not in result:
-            raise ResultsFormatError(f"{where}: missing {key}")
-    image_id = result["image_id"]
-    if isinstance(image_id, bool) or not isinstance(image_id, int | float | str):
-        image = None
-    else:
-        image = ground_truth.image_index_by_id.get(image_id)
-    if image is None:
-        raise ResultsFormatError(f"{where}: image_id {image_id!r} is not in the ground truth")
-    category = result["category_id"]
-    if isinstance(category, bool) or not isinstance(category, int) or category not in known_categories:
-        raise ResultsFormatError(f"{where}: category_id {category!r} is not in the ground truth")
-    value = result["score"]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not np.isfinite(value):
-        raise ResultsFormatError(f"{where}: score must be a finite number, got {value!r}")
-    if boxes_given:
-        if "bbox" not in result:
-            raise ResultsFormatError(f"{where}: missing bbox (results[0] has one)")
-        if not _single_box_ok(result["bbox"]):
-            raise ResultsFormatError(
-                f"{where}: bbox must be [x, y, w, h] with finite values and w, h >= 0, "
-                f"got {result['bbox']!r}"
-            )
-    return image
 
 
 def _read_common_fields(ground_truth: GroundTruth, results: list) -> tuple[np.ndarray, ...]:
@@ -423,11 +394,13 @@ def _read_common_fields(ground_truth: GroundTruth, results: list) -> tuple[np.nd
     return image_index, category_id.astype(np.int64), score.astype(np.float64)
 
 
-def _raise_first_bad_entry(ground_truth: GroundTruth, results: list, boxes_given: bool) -> NoReturn:
+def _raise_first_bad_entry(
+    ground_truth: GroundTruth, results: list, boxes_given: bool, offset: int = 0
+) -> NoReturn:
     """Slow path: find the first malformed result and raise an error naming it."""
     known_categories = set(ground_truth.category_ids)
     for position, result in enumerate(results):
-        where = f"results[{position}]"
+        where = f"results[{offset + position}]"
         if not isinstance(result, dict):
             raise ResultsFormatError(f"{where}: expected an object")
         for key in ("image_id", "category_id", "score"):
@@ -479,10 +452,13 @@ def _boxes_ok(bbox_xywh: np.ndarray) -> bool:
 
 
 def _check_segmentation(
-    ground_truth: GroundTruth, results: list, position: int, image: int
+    ground_truth: GroundTruth, results: list, position: int, image: int, offset: int = 0
 ) -> None:
     _check_one_segmentation(
-        ground_truth, results[position].get("segmentation"), f"results[{position}]", image
+        ground_truth,
+        results[position].get("segmentation"),
+        f"results[{offset + position}]",
+        int(image),
     )
 
 
@@ -523,9 +499,7 @@ def _check_one_segmentation(
     raise ResultsFormatError(f"{where}: segmentation must be an RLE object or a list of polygons")
 
 
-def _check_polygon_coordinates(
-    polygons: list, where: str, *, height: int, width: int
-) -> None:
+def _check_polygon_coordinates(polygons: list, where: str, *, height: int, width: int) -> None:
     """Numbers, finite and within the image's reach. pycocotools rasterises a polygon by
     stepping pixel by pixel along each edge after casting the coordinates to C ints: NaN or
     1e308 becomes an edge of 2^31 steps (gigabytes allocated, or a crash)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from celery import _state as celery_state
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connections, transaction
 from rest_framework.test import APIClient
@@ -101,6 +102,8 @@ def test_thirty_simultaneous_submissions_at_the_daily_limit_let_exactly_the_limi
             format="multipart",
         )
 
+    folder = Path(settings.MEDIA_ROOT) / "submissions"
+    files_before = len(list(folder.iterdir())) if folder.exists() else 0
     responses = fire_together(30, upload)
     counts = statuses(responses)
     print(f"\n30 simultaneous submissions at a daily limit of 5: {dict(counts)}")
@@ -108,6 +111,8 @@ def test_thirty_simultaneous_submissions_at_the_daily_limit_let_exactly_the_limi
     refused = next(r for r in responses if r.status_code == 429).json()
     assert refused["error"] == "limit_reached" and "today's 5 submissions" in refused["detail"]
     assert Submission.objects.filter(release=release, submitter=annotator).count() == 5
+    # The refused uploads' files, stored before the locked count refused them, are gone.
+    assert len(list(folder.iterdir())) - files_before == 5
 
 
 @pytest.mark.postgres
