@@ -14,7 +14,7 @@ import io
 import json
 import uuid
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile, File
@@ -162,9 +162,7 @@ def submission_create(
     method_name = method_name.strip()
     if not method_name:
         raise DomainError("name your method: it is shown on the leaderboard")
-    upload = results_upload_checked(
-        ContentFile(results) if isinstance(results, bytes) else results
-    )
+    upload = results_upload_checked(ContentFile(results) if isinstance(results, bytes) else results)
     if not upload.size:
         raise DomainError(f"{results_file_name} is empty")
     _refuse_past_daily_limit(release=release, submitter=submitter)  # early, before storing
@@ -195,7 +193,7 @@ def submission_create(
 
 
 def _results_stream(submission: Submission) -> IO[bytes]:
-    if submission.results_file:
+    if submission.results_file.name:
         return submission.results_file.storage.open(submission.results_file.name, "rb")
     return io.BytesIO(gzip.decompress(bytes(submission.results_gz)))  # uploaded before 0014
 
@@ -208,6 +206,7 @@ def submission_evaluate(*, submission_id: int) -> Submission:
     if submission.status != Submission.Status.PENDING:
         return submission
     detection_count = 0
+    outcome: dict[str, Any]
     try:
         ground_truth = _hidden_ground_truth(submission.release)
         with _results_stream(submission) as stream:

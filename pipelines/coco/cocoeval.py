@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, NoReturn
+from typing import IO, Any, NoReturn
 
 import ijson
 import numpy as np
@@ -284,7 +284,7 @@ class _EntryCappedReader:
     """A binary stream for ijson that refuses an entry longer than MAX_RESULT_ENTRY_BYTES
     while it is still being read (ijson builds an entry from as many reads as it takes)."""
 
-    def __init__(self, stream: BinaryIO, head: bytes) -> None:
+    def __init__(self, stream: IO[bytes], head: bytes) -> None:
         self.stream, self.head = stream, head
         self.total = len(head)
         self.entries = 0
@@ -311,7 +311,7 @@ class _EntryCappedReader:
 
 
 def load_results_file(
-    ground_truth: GroundTruth, stream: BinaryIO, iou_type: str = "bbox"
+    ground_truth: GroundTruth, stream: IO[bytes], iou_type: str = "bbox"
 ) -> Detections:
     """load_results for a results file read as it streams (ijson).
 

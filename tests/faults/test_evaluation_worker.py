@@ -99,8 +99,9 @@ def test_the_worker_scores_uploads_and_survives_being_killed_mid_parse(
     big, upload_seconds = upload(api_client, release, large.read_bytes(), "large.json")
     print(f"\n40 MiB results upload answered in {upload_seconds:.1f} s (pending)")
     wait_for(
-        lambda: len(re.findall(r"evaluate_submission\[[0-9a-f-]+\] received", worker.output()))
-        == 2,
+        lambda: (
+            len(re.findall(r"evaluate_submission\[[0-9a-f-]+\] received", worker.output())) == 2
+        ),
         "the worker to take the large file",
     )
     taken = time.monotonic()

@@ -40,9 +40,13 @@ def spotting_tasks(make_worker, count: int) -> list[Task]:  # type: ignore[no-un
     dog = Category.objects.get(taxonomy__project=project, coco_id=DOG)
     return [
         task_engine.task_post(
-            project=project, stage=Stage.SPOTTING, answers_needed=1, category=dog,
-            image=make_image(project, width=200, height=100), payload={"max_spots": 10},
-        )  # fmt: skip
+            project=project,
+            stage=Stage.SPOTTING,
+            answers_needed=1,
+            category=dog,
+            image=make_image(project, width=200, height=100),
+            payload={"max_spots": 10},
+        )
         for _ in range(count)
     ]
 

@@ -47,7 +47,7 @@ def post_answer(client: APIClient, spotter, lease: Assignment, key: str):  # typ
     )
 
 
-def answers_of(task: Task) -> list[str]:
+def answers_of(task: Task) -> list[str | None]:
     return list(
         Assignment.objects.filter(task=task, status=Assignment.Status.SUBMITTED).values_list(
             "submission_key", flat=True

@@ -14,7 +14,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from annotation.errors import DomainError
 from annotation.models import Category, Image, Project
 from annotation.models.evaluation import Submission
 from annotation.services.evaluation_server import release_create, submission_create

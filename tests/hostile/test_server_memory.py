@@ -63,7 +63,9 @@ class Server:
             return False
 
     def worker_peak_rss_mb(self) -> float:
-        (child,) = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        (child,) = (
+            Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        )
         status = Path(f"/proc/{child}/status").read_text()
         return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
 
@@ -122,24 +124,31 @@ def bomb_png(width: int, height: int) -> bytes:
 def multipart(name: str, content: bytes) -> tuple[bytes, str]:
     boundary = "cocoforge-bomb-test"
     body = (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-        "Content-Type: image/png\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return body, f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_bombs_sent_to_a_real_server_are_refused_without_being_decoded(
-    server, crowd_task, annotator, admin_user  # noqa: F811
+    server,
+    crowd_task,  # noqa: F811
+    annotator,
+    admin_user,
 ):
     lease = lease_for(annotator)
     painter = Token.objects.create(user=annotator).key
     admin = Token.objects.create(user=admin_user).key
     # Warm the worker up (imports, first queries) with a small refused painting.
-    small = "data:image/png;base64," + base64.b64encode(
-        png_bytes(PIL.Image.new("1", (7, 7)))
-    ).decode()
+    small = (
+        "data:image/png;base64," + base64.b64encode(png_bytes(PIL.Image.new("1", (7, 7)))).decode()
+    )
     answer = {"answer": {"png": small}, "idempotency_key": "warm-up"}
     status, _ = server.post(f"/api/v1/assignments/{lease.id}/submit/", painter,
                             json.dumps(answer).encode(), "application/json")  # fmt: skip
