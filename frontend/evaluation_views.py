@@ -49,7 +49,8 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
     person = cast(User, request.user)
     if request.method == "POST":
         try:
-            # Before request.FILES reads the body: an oversized upload is never received.
+            # Refused by its declared length before it is stored or parsed (the CSRF check
+            # has already received the form, into a temporary file, not into memory).
             results_body_checked(request.META.get("CONTENT_LENGTH"))
             upload = request.FILES.get("results")
             if upload is None:
