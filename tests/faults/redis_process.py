@@ -74,7 +74,7 @@ def celery_publishing_to(url: str) -> Iterator[None]:
 
 
 def _forget_connections() -> None:
-    if celery_app._pool is not None:
-        celery_app._pool.force_close_all()
-        celery_app._pool = None
+    """The app looks its pools up again (kombu keeps one per broker URL, shared by the
+    whole process: closing one would break every later publish to that URL)."""
+    celery_app._pool = None
     celery_app.amqp._producer_pool = None
