@@ -195,3 +195,25 @@ def test_import_coco_refuses_a_coordinate_beyond_any_float(tmp_path):
     with pytest.raises(CommandError, match="has a coordinate that is not a number"):
         call_command("import_coco", str(path), "--project", "huge")
     assert not Project.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_photo_upload_over_the_cap_is_refused_before_it_is_read(
+    api_client, admin_user, coco_project, settings
+):
+    """Declared too large: a 413 before the body is received. Declared small but larger: a
+    400 by the file's size, before it is read into memory. Nothing is stored."""
+    settings.MAX_IMAGE_BYTES = 1000
+    api_client.force_authenticate(admin_user)
+    url = f"/api/v1/projects/{coco_project.id}/images/"
+    response = api_client.post(
+        url, {"file": SimpleUploadedFile("a.jpg", b"x" * 10)}, CONTENT_LENGTH=str(5 * 2**20)
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"] == (
+        f"the upload is {5 * 2**20} bytes; a photo may be at most 1000 bytes"
+    )
+    response = api_client.post(url, {"file": SimpleUploadedFile("b.jpg", b"x" * 5000)})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "b.jpg: 5000 bytes, more than the limit of 1000"
+    assert not Image.objects.exists()
