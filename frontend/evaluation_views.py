@@ -15,7 +15,7 @@ from annotation.models.evaluation import Submission
 from annotation.services.evaluation_server import (
     leaderboard,
     releases,
-    results_upload_read,
+    results_body_checked,
     submission_create,
     submissions_today,
 )
@@ -48,8 +48,11 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
     release = get_object_or_404(releases(), slug=slug)
     person = cast(User, request.user)
     if request.method == "POST":
-        upload = request.FILES.get("results")
         try:
+            # Refused by its declared length before it is stored or parsed (the CSRF check
+            # has already received the form, into a temporary file, not into memory).
+            results_body_checked(request.META.get("CONTENT_LENGTH"))
+            upload = request.FILES.get("results")
             if upload is None:
                 raise DomainError("choose a results file to upload")
             submission = submission_create(
@@ -57,7 +60,7 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
                 submitter=person,
                 method_name=request.POST.get("method_name", ""),
                 iou_type=request.POST.get("iou_type", ""),
-                results_json=results_upload_read(upload),
+                results=upload,
                 results_file_name=upload.name or "results.json",
             )
         except DomainError as error:
@@ -65,7 +68,9 @@ def release_leaderboard(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"{submission.method_name}: submitted for {submission.iou_type} evaluation.",
+                f"{submission.method_name}: submitted for {submission.iou_type} evaluation. "
+                "It is checked and scored in the background: its status is under Your "
+                "submissions.",
             )
         return redirect("release-leaderboard", slug=release.slug)
     boards = [

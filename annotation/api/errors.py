@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import status
 from rest_framework.response import Response
@@ -45,6 +46,18 @@ def api_exception_handler(exc: Exception, context: dict) -> Response | None:
         )
     if isinstance(exc, DomainError):
         return Response({"error": exc.code, "detail": exc.reason}, status=exc.status_code)
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database connection dropped (a restart, a failover, a killed backend): the open
+        # transaction was rolled back. Writes are idempotent by their keys, so a retry is safe.
+        return Response(
+            {
+                "error": "unavailable",
+                "detail": "the database connection was lost before this request finished; "
+                "send it again (an answer with the same idempotency key is counted once)",
+            },
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, DjangoValidationError):
         messages = exc.messages
         return Response(

@@ -14,13 +14,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.errors import BodyTooLarge
 from annotation.models.evaluation import Release, Submission
 from annotation.services.evaluation_server import (
-    MAX_RESULTS_BYTES,
     leaderboard,
     releases,
-    results_upload_read,
+    results_body_checked,
     submission_create,
 )
 
@@ -74,17 +72,14 @@ class SubmissionCreateApi(APIView):
 
     @extend_schema(
         request={"multipart/form-data": SubmissionUploadSerializer},
-        responses={201: SubmissionSerializer},
+        responses={202: SubmissionSerializer},
     )
     def post(self, request: Request, slug: str) -> Response:
-        """Upload results; a file that cannot be scored is a 400 naming the entry."""
+        """Upload results: answered 202 with the submission pending. The file is checked
+        and scored in the background; a file that cannot be scored ends as `failed` with
+        the entry named in `error` (GET /api/v1/submissions/<id>/)."""
         # Capped from the declared length before a byte is received into a temporary file.
-        declared = request.META.get("CONTENT_LENGTH") or "0"
-        if declared.isdigit() and int(declared) > MAX_RESULTS_BYTES + 2**20:
-            raise BodyTooLarge(
-                f"the upload is {int(declared)} bytes; a results file may be at most "
-                f"{MAX_RESULTS_BYTES // 2**20} MiB"
-            )
+        results_body_checked(request.META.get("CONTENT_LENGTH"))
         release = get_object_or_404(releases(), slug=slug)
         form = SubmissionUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
@@ -94,11 +89,11 @@ class SubmissionCreateApi(APIView):
             submitter=cast(User, request.user),
             method_name=form.validated_data["method_name"],
             iou_type=form.validated_data["iou_type"],
-            results_json=results_upload_read(upload),
+            results=upload,
             results_file_name=upload.name,
         )
         submission.refresh_from_db()
-        return Response(SubmissionSerializer(submission).data, status=status.HTTP_201_CREATED)
+        return Response(SubmissionSerializer(submission).data, status=status.HTTP_202_ACCEPTED)
 
 
 class SubmissionDetailApi(APIView):

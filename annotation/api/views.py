@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from annotation.api import serializers as s
 from annotation.api.permissions import IsAdminRole
 from annotation.api.throttles import TokenAccountThrottle, TokenAddressThrottle
-from annotation.errors import DomainError, NotFound, SignInLocked
+from annotation.errors import BodyTooLarge, DomainError, NotFound, SignInLocked
 from annotation.models import Image, Membership, Project
 from annotation.selectors.access import project_for, projects_for
 from annotation.selectors.work import projects_with_counts, stage_summaries_for
@@ -121,11 +121,24 @@ class ProjectImageListApi(generics.ListAPIView):
     )
     def post(self, request: Request, pk: int) -> Response:
         """Upload one photo. A refused photo answers 400 with the reason, and is recorded."""
+        # Capped from the declared length before the body is received, then by the file's
+        # size before it is read into memory (image_ingest takes the bytes).
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > settings.MAX_IMAGE_BYTES + 2**20:
+            raise BodyTooLarge(
+                f"the upload is {int(declared)} bytes; a photo may be at most "
+                f"{settings.MAX_IMAGE_BYTES} bytes"
+            )
         project = get_object_or_404(Project, pk=pk)
         form = s.ImageUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         data = form.validated_data
         upload = data["file"]
+        if upload.size is not None and upload.size > settings.MAX_IMAGE_BYTES:
+            raise DomainError(
+                f"{upload.name}: {upload.size} bytes, more than the limit of "
+                f"{settings.MAX_IMAGE_BYTES}"
+            )
         meta = SourceMetadata(
             source=Image.Source.UPLOAD,
             source_ref=f"upload:{upload.name}",

@@ -48,7 +48,11 @@ class Submission(models.Model):
     method_name = models.CharField(max_length=200)
     iou_type = models.CharField(max_length=10)
     results_file_name = models.CharField(max_length=300)
-    results_gz = models.BinaryField(editable=False)
+    # The uploaded results file in media storage under a random name (submissions/...);
+    # parsed by the Celery task, never in the web request. results_gz holds the files of
+    # submissions uploaded before issue 17 (kept in the database then).
+    results_file = models.FileField(upload_to="submissions/", max_length=200, blank=True)
+    results_gz = models.BinaryField(editable=False, default=b"")
     detection_count = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     # pycocotools' 12 summary numbers in its order: AP, AP50, AP75, APs, APm, APl,

@@ -196,6 +196,17 @@ def import_coco_file(
         raise DomainError("give the COCO file's path or its parsed content")
     if path is not None:
         try:
+            size = path.stat().st_size
+        except OSError as error:
+            raise DomainError(f"cannot read {path}: {error.strerror}") from None
+        if size > settings.MAX_COCO_IMPORT_BYTES:  # refused by its size, before it is read
+            raise DomainError(
+                f"{path} is {size} bytes, more than MAX_COCO_IMPORT_BYTES "
+                f"({settings.MAX_COCO_IMPORT_BYTES}): the importer holds the whole file in "
+                "memory (about 8 times its size). Split it by images, or raise the limit on "
+                "a machine with that memory."
+            )
+        try:
             with open(path, encoding="utf-8") as handle:
                 data = json.load(handle)
         except OSError as error:

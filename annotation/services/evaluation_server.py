@@ -10,18 +10,22 @@ from __future__ import annotations
 
 import functools
 import gzip
+import io
 import json
+import uuid
 from datetime import datetime
+from typing import IO, Any
 
 from django.contrib.auth.models import User
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from annotation import events
-from annotation.errors import DomainError, LimitReached
+from annotation.errors import BodyTooLarge, DomainError, LimitReached
 from annotation.models import Project
 from annotation.models.evaluation import Release, Submission
 from pipelines.coco.cocoeval import (
@@ -30,7 +34,7 @@ from pipelines.coco.cocoeval import (
     ResultsFormatError,
     evaluate,
     load_ground_truth,
-    load_results,
+    load_results_file,
 )
 
 MAX_RESULTS_BYTES = 512 * 1024 * 1024
@@ -98,11 +102,22 @@ def _hidden_ground_truth(release: Release) -> GroundTruth:
     return _ground_truth_of(release.pk, release.created_at)
 
 
-def results_upload_read(upload: UploadedFile) -> bytes:
-    """The bytes of an uploaded results file, refused by its size before it is read."""
+def results_body_checked(content_length: str | None) -> None:
+    """Refuse a results upload by the request's declared length, before a byte of it is
+    received (Django reads a body only up to its Content-Length)."""
+    declared = content_length or "0"
+    if declared.isdigit() and int(declared) > MAX_RESULTS_BYTES + 2**20:
+        raise BodyTooLarge(
+            f"the upload is {int(declared)} bytes; a results file may be at most "
+            f"{MAX_RESULTS_BYTES // 2**20} MiB"
+        )
+
+
+def results_upload_checked(upload: File) -> File:
+    """An uploaded results file, refused by its size before it is read."""
     if upload.size is not None and upload.size > MAX_RESULTS_BYTES:
         raise DomainError(_too_large())
-    return upload.read()
+    return upload
 
 
 def _too_large() -> str:
@@ -132,11 +147,14 @@ def submission_create(
     submitter: User,
     method_name: str,
     iou_type: str,
-    results_json: bytes,
+    results: File | bytes,
     results_file_name: str,
 ) -> Submission:
-    """Check a results file against the hidden test set and queue its evaluation. A file
-    that cannot be scored is refused with the entry named, and nothing is stored."""
+    """Store a results file and queue its checking and scoring; the submission is pending.
+
+    The file is copied to media storage in chunks (never held in memory) and parsed by the
+    Celery task (submission_evaluate): a file that cannot be scored ends as a failed
+    submission whose error names the entry. A refusal here stores nothing."""
     if not release.accepting_submissions:
         raise DomainError(f"release {release.name!r} no longer accepts submissions")
     if iou_type not in release.iou_types:
@@ -144,63 +162,91 @@ def submission_create(
     method_name = method_name.strip()
     if not method_name:
         raise DomainError("name your method: it is shown on the leaderboard")
-    if len(results_json) > MAX_RESULTS_BYTES:
-        raise DomainError(_too_large())
-    _refuse_past_daily_limit(release=release, submitter=submitter)  # early, before parsing
-    results = _json_from(results_json, results_file_name)
+    upload = results_upload_checked(ContentFile(results) if isinstance(results, bytes) else results)
+    if not upload.size:
+        raise DomainError(f"{results_file_name} is empty")
+    _refuse_past_daily_limit(release=release, submitter=submitter)  # early, before storing
+    upload.seek(0)
+    # A random name: a results file is its submitter's until it is scored.
+    stored = default_storage.save(f"submissions/{uuid.uuid4().hex}.json", upload)
     try:
-        detections = load_results(_hidden_ground_truth(release), results, iou_type)
-    except ResultsFormatError as error:
-        raise DomainError(f"{results_file_name}: {error}") from None
-    with transaction.atomic():
-        # The limit holds under races: the submitter's row is locked, so their concurrent
-        # uploads count and insert one at a time (each count sees the rows committed before
-        # it). Without the lock, 10-30 simultaneous uploads let 5-7 through a limit of 5.
-        User.objects.select_for_update().filter(pk=submitter.pk).first()
-        _refuse_past_daily_limit(release=release, submitter=submitter)
-        submission = Submission.objects.create(
-            release=release,
-            submitter=submitter,
-            method_name=method_name[:200],
-            iou_type=iou_type,
-            results_file_name=results_file_name[:300],
-            results_gz=gzip.compress(results_json),
-            detection_count=len(detections.score),
-        )
-        events.send_on_commit(events.submission_ready, submission_id=submission.id)
+        with transaction.atomic():
+            # The limit holds under races: the submitter's row is locked, so their concurrent
+            # uploads count and insert one at a time (each count sees the rows committed
+            # before it). Without the lock, 10-30 simultaneous uploads let 5-7 through a
+            # limit of 5.
+            User.objects.select_for_update().filter(pk=submitter.pk).first()
+            _refuse_past_daily_limit(release=release, submitter=submitter)
+            submission = Submission.objects.create(
+                release=release,
+                submitter=submitter,
+                method_name=method_name[:200],
+                iou_type=iou_type,
+                results_file_name=results_file_name[:300],
+                results_file=stored,
+            )
+            events.send_on_commit(events.submission_ready, submission_id=submission.id)
+    except BaseException:
+        default_storage.delete(stored)  # nothing half-written: no row, no file
+        raise
     return submission
 
 
+def _results_stream(submission: Submission) -> IO[bytes]:
+    if submission.results_file.name:
+        return submission.results_file.storage.open(submission.results_file.name, "rb")
+    return io.BytesIO(gzip.decompress(bytes(submission.results_gz)))  # uploaded before 0014
+
+
 def submission_evaluate(*, submission_id: int) -> Submission:
-    """Score a pending submission (Celery). Running it twice scores it once."""
+    """Check and score a pending submission (Celery). The results file is parsed as it
+    streams (pipelines.coco.cocoeval.load_results_file): memory grows with the number of
+    detections, not with the file. Running it twice, or twice at once, records one outcome."""
     submission = Submission.objects.select_related("release").get(id=submission_id)
     if submission.status != Submission.Status.PENDING:
         return submission
+    detection_count = 0
+    outcome: dict[str, Any]
     try:
         ground_truth = _hidden_ground_truth(submission.release)
-        results = json.loads(gzip.decompress(bytes(submission.results_gz)))
-        result = evaluate(
-            ground_truth,
-            load_results(ground_truth, results, submission.iou_type),
-            submission.iou_type,
-        )
-    except (ResultsFormatError, ValueError, MemoryError) as error:
-        # Only a results-side reason: the same checks passed at upload, so this is rare.
-        submission.status = Submission.Status.FAILED
-        submission.error = f"could not be scored: {type(error).__name__}"
+        with _results_stream(submission) as stream:
+            detections = load_results_file(ground_truth, stream, submission.iou_type)
+        detection_count = len(detections.score)
+        result = evaluate(ground_truth, detections, submission.iou_type)
+    except ResultsFormatError as error:
+        outcome = {
+            "status": Submission.Status.FAILED,
+            "error": f"{submission.results_file_name}: {error}",
+        }
+    except FileNotFoundError:
+        outcome = {
+            "status": Submission.Status.FAILED,
+            "error": "the uploaded file is no longer in storage; upload it again",
+        }
+    except (ValueError, MemoryError) as error:
+        outcome = {
+            "status": Submission.Status.FAILED,
+            "error": f"could not be scored: {type(error).__name__}",
+        }
     else:
-        submission.status = Submission.Status.DONE
-        submission.stats = [float(value) for value in result.stats]
-        submission.per_category_ap = [
-            {
-                "category_id": category_id,
-                "name": result.category_names.get(category_id, str(category_id)),
-                "ap": ap,
-            }
-            for category_id, ap in result.per_category_ap().items()
-        ]
-    submission.finished_at = timezone.now()
-    submission.save(update_fields=["status", "stats", "per_category_ap", "error", "finished_at"])
+        outcome = {
+            "status": Submission.Status.DONE,
+            "stats": [float(value) for value in result.stats],
+            "per_category_ap": [
+                {
+                    "category_id": category_id,
+                    "name": result.category_names.get(category_id, str(category_id)),
+                    "ap": ap,
+                }
+                for category_id, ap in result.per_category_ap().items()
+            ],
+        }
+    # Only a still-pending row is written: a duplicate run (a redelivered message, the
+    # sweep's requeue) that finishes second changes nothing.
+    Submission.objects.filter(id=submission_id, status=Submission.Status.PENDING).update(
+        detection_count=detection_count, finished_at=timezone.now(), **outcome
+    )
+    submission.refresh_from_db()
     return submission
 
 

@@ -259,6 +259,10 @@ TASK_LEASE_SECONDS = int(os.environ.get("TASK_LEASE_SECONDS", "900"))
 MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(89_478_485)))
 IMAGE_FETCH_TIMEOUT_SECONDS = float(os.environ.get("IMAGE_FETCH_TIMEOUT_SECONDS", "20"))
 MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(50 * 1024 * 1024)))
+# import_coco reads a whole COCO file into memory (json.load, about 8x the file's size):
+# larger files are refused by their size first (issue 17). COCO 2017's train instances file
+# is 448 MB.
+MAX_COCO_IMPORT_BYTES = int(os.environ.get("MAX_COCO_IMPORT_BYTES", str(1024 * 1024 * 1024)))
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -21,14 +21,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn
 
+import ijson
 import numpy as np
 from pycocotools import mask as mask_utils
 
 from pipelines.coco.export import rle_runs_checked
 
 IOU_TYPES = ("bbox", "segm")
+# Polygon coordinates (and boxes drawn as masks) further than this many image sizes from
+# the image are refused: see _check_polygon_coordinates.
+POLYGON_REACH = 4
 
 # pycocotools.cocoeval.Params defaults, built with the very same expressions so that the
 # thresholds are bit-identical (0.75 must compare equal to iouThrs[5] in summarize()).
@@ -175,17 +179,34 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
             score=np.zeros(0),
             segmentations=[],
         )
-    first = results[0]
+    return _load_rows(ground_truth, results, iou_type, _boxes_given(results[0]))
+
+
+def _boxes_given(first: Any) -> bool:
+    """loadRes' rule, decided by the first result for all."""
     if not isinstance(first, dict):
         raise ResultsFormatError("results[0]: expected an object")
     boxes_given = "bbox" in first and first["bbox"] != []
     if not boxes_given and "segmentation" not in first:
         raise ResultsFormatError("results[0]: needs a bbox or a segmentation")
+    return boxes_given
 
+
+def _load_rows(
+    ground_truth: GroundTruth,
+    results: list,
+    iou_type: str,
+    boxes_given: bool,
+    offset: int = 0,
+    compact_masks: bool = False,
+) -> Detections:
+    """load_results for results[offset:offset + len(results)] of a file (the messages count
+    from the file's start). compact_masks keeps each segmentation as compressed RLE, the
+    form evaluation turns it into anyway, rather than as the file's lists."""
     try:
         image_index, category_id, score = _read_common_fields(ground_truth, results)
     except (KeyError, TypeError, ValueError):
-        _raise_first_bad_entry(ground_truth, results, boxes_given)
+        _raise_first_bad_entry(ground_truth, results, boxes_given, offset)
         raise
     # Box evaluation of boxed results never reads segmentations; not keeping them lets the
     # parsed JSON go. Results without boxes get theirs from their masks (loadRes).
@@ -201,16 +222,33 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
         except (KeyError, TypeError, ValueError):
             bbox_xywh = None
         if bbox_xywh is None or bbox_xywh.shape != (len(results), 4) or not _boxes_ok(bbox_xywh):
-            _raise_first_bad_entry(ground_truth, results, boxes_given)
+            _raise_first_bad_entry(ground_truth, results, boxes_given, offset)
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            area = bbox_xywh[:, 2] * bbox_xywh[:, 3]  # loadRes: ann["area"] = bb[2]*bb[3]
+        if not np.isfinite(area).all():
+            position = int(np.flatnonzero(~np.isfinite(area))[0])
+            raise ResultsFormatError(
+                f"results[{offset + position}]: bbox w x h overflows, got {results[position]['bbox']!r}"
+            )
         for position, segmentation in enumerate(segmentations or []):
+            image = int(image_index[position])
             if segmentation is not None:
-                _check_segmentation(ground_truth, results, position, image_index[position])
-        area = bbox_xywh[:, 2] * bbox_xywh[:, 3]  # loadRes: ann['area'] = bb[2]*bb[3]
+                _check_segmentation(ground_truth, results, position, image, offset)
+                if compact_masks:
+                    segmentations[position] = _to_rle(segmentation, ground_truth, image)  # type: ignore[index]
+            else:  # drawn as a rectangle polygon at evaluation (loadRes)
+                x, y, w, h = (float(v) for v in bbox_xywh[position])
+                _check_polygon_coordinates(
+                    [[x, y, x + w, y + h]],
+                    f"results[{offset + position}]",
+                    height=int(ground_truth.image_heights[image]),
+                    width=int(ground_truth.image_widths[image]),
+                )
     else:
         assert segmentations is not None  # kept above for results without boxes
         rles = []
         for position in range(len(results)):
-            _check_segmentation(ground_truth, results, position, image_index[position])
+            _check_segmentation(ground_truth, results, position, image_index[position], offset)
             rles.append(_to_rle(segmentations[position], ground_truth, image_index[position]))
         area = _mask_areas(rles)
         computed_boxes = mask_utils.toBbox(rles) if rles else np.zeros((0, 4))
@@ -219,7 +257,7 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
             given = result.get("bbox")
             if given is not None and not _single_box_ok(given):
                 raise ResultsFormatError(
-                    f"results[{position}]: bbox must be [x, y, w, h] with w, h >= 0"
+                    f"results[{offset + position}]: bbox must be [x, y, w, h] with w, h >= 0"
                 )
             bbox_xywh[position] = given if given is not None else computed_boxes[position]
         segmentations = rles
@@ -230,6 +268,109 @@ def load_results(ground_truth: GroundTruth, results: Any, iou_type: str = "bbox"
         area=area,
         score=score,
         segmentations=segmentations,
+    )
+
+
+# One entry of a results file may take at most this many bytes: the streaming reader holds
+# one entry at a time as Python objects (about 30x its bytes), so this caps its memory. A
+# full 640x480 mask as an uncompressed RLE list is about 1.2 MB; 10^6 polygon vertices
+# are over 10 MB.
+MAX_RESULT_ENTRY_BYTES = 8 * 2**20
+# Entries checked together (numpy over the chunk, as load_results does over a whole file).
+RESULTS_CHUNK = 20_000
+
+
+class _EntryCappedReader:
+    """A binary stream for ijson that refuses an entry longer than MAX_RESULT_ENTRY_BYTES
+    while it is still being read (ijson builds an entry from as many reads as it takes)."""
+
+    def __init__(self, stream: IO[bytes], head: bytes) -> None:
+        self.stream, self.head = stream, head
+        self.total = len(head)
+        self.entries = 0
+        self.entry_start = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size == 0:  # ijson asks for 0 bytes to learn the stream's type
+            return b""
+        if self.head:
+            chunk, self.head = self.head, b""
+            return chunk
+        chunk = self.stream.read(size if size and size > 0 else 64 * 1024)
+        self.total += len(chunk)
+        if self.total - self.entry_start > MAX_RESULT_ENTRY_BYTES + 64 * 1024:
+            raise ResultsFormatError(
+                f"results[{self.entries}]: one entry is larger than "
+                f"{MAX_RESULT_ENTRY_BYTES // 2**20} MiB (a polygon with too many vertices?)"
+            )
+        return chunk
+
+    def entry_read(self) -> None:
+        self.entries += 1
+        self.entry_start = self.total
+
+
+def load_results_file(
+    ground_truth: GroundTruth, stream: IO[bytes], iou_type: str = "bbox"
+) -> Detections:
+    """load_results for a results file read as it streams (ijson).
+
+    Entries are read RESULTS_CHUNK at a time and checked as load_results checks them (the
+    first entry decides how all are read, as in COCO.loadRes); only array rows and, where
+    segmentations are evaluated, compressed RLEs are kept: memory grows with the number of
+    detections (about 60 bytes each for boxes), not with the file's size or its JSON. The
+    first bad entry raises ResultsFormatError naming it; so does JSON that is invalid or
+    cut short.
+    """
+    head = stream.read(64 * 1024)
+    start = head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if not start:
+        raise ResultsFormatError("results: the file is empty")
+    if start != b"[":
+        raise ResultsFormatError("results: expected a JSON array of detections")
+    reader = _EntryCappedReader(stream, head)
+    parts: list[Detections] = []
+    chunk: list[Any] = []
+    boxes_given = True
+    offset = 0
+
+    def flush() -> None:
+        nonlocal chunk, offset
+        if chunk:
+            parts.append(
+                _load_rows(ground_truth, chunk, iou_type, boxes_given, offset, compact_masks=True)
+            )
+            offset += len(chunk)
+            chunk = []
+
+    try:
+        for result in ijson.items(reader, "item", use_float=True):
+            reader.entry_read()
+            if reader.entries == 1:
+                boxes_given = _boxes_given(result)
+            chunk.append(result)
+            if len(chunk) == RESULTS_CHUNK:
+                flush()
+    except ijson.JSONError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "cut short"
+        if "invalid char" in reason:
+            reason += " NaN, Infinity and unquoted words are not JSON"
+        raise ResultsFormatError(
+            f"results: not valid JSON after {reader.entries} entries ({reason})"
+        ) from None
+    flush()
+    if not parts:
+        return load_results(ground_truth, [], iou_type)
+    keep_masks = parts[0].segmentations is not None
+    return Detections(
+        image_index=np.concatenate([part.image_index for part in parts]),
+        category_id=np.concatenate([part.category_id for part in parts]),
+        bbox_xywh=np.concatenate([part.bbox_xywh for part in parts]),
+        area=np.concatenate([part.area for part in parts]),
+        score=np.concatenate([part.score for part in parts]),
+        segmentations=(
+            [rle for part in parts for rle in part.segmentations or []] if keep_masks else None
+        ),
     )
 
 
@@ -253,11 +394,13 @@ def _read_common_fields(ground_truth: GroundTruth, results: list) -> tuple[np.nd
     return image_index, category_id.astype(np.int64), score.astype(np.float64)
 
 
-def _raise_first_bad_entry(ground_truth: GroundTruth, results: list, boxes_given: bool) -> NoReturn:
+def _raise_first_bad_entry(
+    ground_truth: GroundTruth, results: list, boxes_given: bool, offset: int = 0
+) -> NoReturn:
     """Slow path: find the first malformed result and raise an error naming it."""
     known_categories = set(ground_truth.category_ids)
     for position, result in enumerate(results):
-        where = f"results[{position}]"
+        where = f"results[{offset + position}]"
         if not isinstance(result, dict):
             raise ResultsFormatError(f"{where}: expected an object")
         for key in ("image_id", "category_id", "score"):
@@ -309,10 +452,19 @@ def _boxes_ok(bbox_xywh: np.ndarray) -> bool:
 
 
 def _check_segmentation(
-    ground_truth: GroundTruth, results: list, position: int, image: int
+    ground_truth: GroundTruth, results: list, position: int, image: int, offset: int = 0
 ) -> None:
-    where = f"results[{position}]"
-    segmentation = results[position].get("segmentation")
+    _check_one_segmentation(
+        ground_truth,
+        results[position].get("segmentation"),
+        f"results[{offset + position}]",
+        int(image),
+    )
+
+
+def _check_one_segmentation(
+    ground_truth: GroundTruth, segmentation: Any, where: str, image: int
+) -> None:
     height, width = int(ground_truth.image_heights[image]), int(ground_truth.image_widths[image])
     if isinstance(segmentation, dict):
         size = segmentation.get("size")
@@ -342,8 +494,25 @@ def _check_segmentation(
     ):
         if height <= 0 or width <= 0:
             raise ResultsFormatError(f"{where}: polygon on an image without height/width")
+        _check_polygon_coordinates(segmentation, where, height=height, width=width)
         return
     raise ResultsFormatError(f"{where}: segmentation must be an RLE object or a list of polygons")
+
+
+def _check_polygon_coordinates(polygons: list, where: str, *, height: int, width: int) -> None:
+    """Numbers, finite and within the image's reach. pycocotools rasterises a polygon by
+    stepping pixel by pixel along each edge after casting the coordinates to C ints: NaN or
+    1e308 becomes an edge of 2^31 steps (gigabytes allocated, or a crash)."""
+    reach = float(max(height, width))
+    for polygon in polygons:
+        if any(isinstance(value, bool) or not isinstance(value, int | float) for value in polygon):
+            raise ResultsFormatError(f"{where}: polygon coordinates must be numbers")
+        xy = np.asarray(polygon, dtype=np.float64)
+        if not np.isfinite(xy).all() or (np.abs(xy) > POLYGON_REACH * reach).any():
+            raise ResultsFormatError(
+                f"{where}: polygon coordinates must be finite and within {POLYGON_REACH} image "
+                f"sizes of the image ({width}x{height})"
+            )
 
 
 def _mask_areas(rles: list[dict]) -> np.ndarray:

@@ -24,11 +24,13 @@ from typing import Any
 from pipelines.coco.cocoeval import (
     IOU_TYPES,
     STAT_NAMES,
+    Detections,
+    GroundTruth,
     ResultsFormatError,
     category_table,
     evaluate,
     load_ground_truth,
-    load_results,
+    load_results_file,
 )
 from pipelines.coco.panoptic import PanopticFormatError, evaluate_panoptic, summary_lines
 from pipelines.coco.proposal_recall import evaluate_proposals
@@ -52,6 +54,16 @@ def _read_json(path: str, what: str) -> Any:
         raise InputError(f"{what} {path}: not valid JSON ({error})") from error
 
 
+def _read_results(ground_truth: GroundTruth, path: str, iou_type: str) -> Detections:
+    """A results file read as it streams, one entry at a time: a file of millions of
+    detections never exists as Python objects (memory grows with the detections' arrays)."""
+    try:
+        with open(path, "rb") as handle:
+            return load_results_file(ground_truth, handle, iou_type)
+    except OSError as error:
+        raise InputError(f"results {path}: {error.strerror or error}") from error
+
+
 def _write_json(path: str | None, payload: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(payload, indent=2) + "\n")
@@ -59,7 +71,7 @@ def _write_json(path: str | None, payload: dict) -> None:
 
 def run_detection(args: argparse.Namespace) -> int:
     ground_truth = load_ground_truth(_read_json(args.gt, "ground truth"))
-    detections = load_results(ground_truth, _read_json(args.dt, "results"), args.iou_type)
+    detections = _read_results(ground_truth, args.dt, args.iou_type)
     result = evaluate(ground_truth, detections, args.iou_type)
     print("\n".join(result.summary_lines()))
     table = category_table(result)

@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from annotation import events
 from annotation.services import task_engine
-from pipelines.tasks.handoff import handoff_task
+from pipelines.tasks.handoff import handoff_task, send_handoff
 
 
 @handoff_task()
@@ -22,7 +22,7 @@ def advance_task(task_id: int) -> None:
 
 @receiver(events.task_completed, dispatch_uid="pipelines.advance_task")
 def _queue_advance(sender: Any, *, task_id: int, **kwargs: Any) -> None:
-    advance_task.delay(task_id)
+    send_handoff(advance_task, task_id)
 
 
 @handoff_task()

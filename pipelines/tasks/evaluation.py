@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from annotation import events
 from annotation.services.evaluation_server import submission_evaluate
-from pipelines.tasks.handoff import handoff_task
+from pipelines.tasks.handoff import handoff_task, send_handoff
 
 
 @handoff_task(long=True)
@@ -20,4 +20,4 @@ def evaluate_submission(submission_id: int) -> str:
 
 @receiver(events.submission_ready, dispatch_uid="pipelines.evaluate_submission")
 def _queue_evaluation(sender: Any, *, submission_id: int, **kwargs: Any) -> None:
-    evaluate_submission.delay(submission_id)
+    send_handoff(evaluate_submission, submission_id)

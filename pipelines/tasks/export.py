@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from annotation import events
 from annotation.services.export_jobs import export_job_run
-from pipelines.tasks.handoff import handoff_task
+from pipelines.tasks.handoff import handoff_task, send_handoff
 
 
 @handoff_task(long=True)
@@ -19,4 +19,4 @@ def run_export(job_id: int) -> str:
 
 @receiver(events.export_job_queued, dispatch_uid="pipelines.run_export")
 def _queue_export(sender: Any, *, job_id: int, **kwargs: Any) -> None:
-    run_export.delay(job_id)
+    send_handoff(run_export, job_id)

@@ -14,6 +14,7 @@ running it twice changes nothing).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,8 @@ from celery import shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerError
+
+logger = logging.getLogger(__name__)
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
@@ -48,3 +51,17 @@ def handoff_task(*, long: bool = False, **options: Any) -> Callable[[Callable[..
         policy["soft_time_limit"] = settings.CELERY_TASK_SOFT_TIME_LIMIT
         policy["time_limit"] = settings.CELERY_TASK_TIME_LIMIT
     return shared_task(**{**policy, **options})  # type: ignore[no-any-return]
+
+
+def send_handoff(task: Any, *args: Any) -> None:
+    """`task.delay(*args)` from a signal receiver, after the commit. With the broker down
+    (kombu's publish retries spent), only the message is lost: what caused it is committed
+    and leaves its mark in the database, so the sweep (pipelines/sweep.py) sends it again.
+    The request or task that committed still succeeds instead of failing after its commit."""
+    try:
+        task.delay(*args)
+    except BrokerError as error:
+        logger.warning(
+            "hand-off %s%r not sent (broker unavailable: %s); the sweep repairs it",
+            task.name, args, error,
+        )  # fmt: skip

@@ -12,7 +12,7 @@ from django.dispatch import receiver
 from annotation import events
 from annotation.models import Project
 from annotation.stages import crowd, labeling, segmentation, verification
-from pipelines.tasks.handoff import handoff_task
+from pipelines.tasks.handoff import handoff_task, send_handoff
 
 logger = logging.getLogger(__name__)
 
@@ -62,24 +62,24 @@ def post_labeling_tasks(project_id: int, image_ids: list[int]) -> int:
 
 @receiver(events.spots_ready, dispatch_uid="pipelines.post_segmentation_tasks")
 def _queue_segmentation(sender: Any, *, project_id: int, **kwargs: Any) -> None:
-    post_segmentation_tasks.delay(project_id)
+    send_handoff(post_segmentation_tasks, project_id)
 
 
 @receiver(events.masks_verified, dispatch_uid="pipelines.advance_segmentation_pairs")
 def _queue_pairs(sender: Any, *, project_id: int, **kwargs: Any) -> None:
-    advance_segmentation_pairs.delay(project_id)
+    send_handoff(advance_segmentation_pairs, project_id)
 
 
 @receiver(events.masks_ready, dispatch_uid="pipelines.post_verification_grids")
 def _queue_grids(sender: Any, *, project_id: int, **kwargs: Any) -> None:
-    post_verification_grids.delay(project_id)
+    send_handoff(post_verification_grids, project_id)
 
 
 @receiver(events.crowd_pairs_ready, dispatch_uid="pipelines.post_crowd_tasks")
 def _queue_crowd(sender: Any, *, project_id: int, **kwargs: Any) -> None:
-    post_crowd_tasks.delay(project_id)
+    send_handoff(post_crowd_tasks, project_id)
 
 
 @receiver(events.images_ready_for_labeling, dispatch_uid="pipelines.post_labeling_tasks")
 def _queue_labeling(sender: Any, *, project_id: int, image_ids: list[int], **kwargs: Any) -> None:
-    post_labeling_tasks.delay(project_id, list(image_ids))
+    send_handoff(post_labeling_tasks, project_id, list(image_ids))

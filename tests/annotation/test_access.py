@@ -99,7 +99,7 @@ class TestAttackOneHiddenTestMasks:
                  "iou_type": "segm", "method_name": "stolen"},
                 format="multipart",
             )  # fmt: skip
-        assert upload.status_code == 201, upload.content
+        assert upload.status_code == 202, upload.content
         scored = api_client.get(f"/api/v1/submissions/{upload.json()['id']}/").json()
         assert scored["status"] == "done" and scored["stats"][0] == 0.0
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from celery import _state as celery_state
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import IntegrityError, connections, transaction
 from rest_framework.test import APIClient
@@ -81,7 +82,7 @@ def postgres_only():  # type: ignore[no-untyped-def]
 def test_thirty_simultaneous_submissions_at_the_daily_limit_let_exactly_the_limit_through(
     postgres_only, coco_project, annotator
 ):
-    """30 uploads fired at once against a limit of 5: exactly 5 are taken (201), 25 are
+    """30 uploads fired at once against a limit of 5: exactly 5 are taken (202), 25 are
     refused with 429 and the reason, none is a 5xx."""
     release = release_create(
         project=coco_project, name="race-dev", ground_truth_json=GT_PATH.read_bytes()
@@ -101,13 +102,17 @@ def test_thirty_simultaneous_submissions_at_the_daily_limit_let_exactly_the_limi
             format="multipart",
         )
 
+    folder = Path(settings.MEDIA_ROOT) / "submissions"
+    files_before = len(list(folder.iterdir())) if folder.exists() else 0
     responses = fire_together(30, upload)
     counts = statuses(responses)
     print(f"\n30 simultaneous submissions at a daily limit of 5: {dict(counts)}")
-    assert counts == {201: 5, 429: 25}
+    assert counts == {202: 5, 429: 25}
     refused = next(r for r in responses if r.status_code == 429).json()
     assert refused["error"] == "limit_reached" and "today's 5 submissions" in refused["detail"]
     assert Submission.objects.filter(release=release, submitter=annotator).count() == 5
+    # The refused uploads' files, stored before the locked count refused them, are gone.
+    assert len(list(folder.iterdir())) - files_before == 5
 
 
 @pytest.mark.postgres

@@ -45,4 +45,7 @@ def test_upload_results_and_see_the_scores_on_the_leaderboard(page, annotator, c
         "#results", {"name": "bad.json", "mimeType": "application/json", "buffer": b"[{]"}
     )
     page.click("[data-testid=submit-form] button[type=submit]")
-    assert "bad.json is not valid JSON" in page.locator(".messages .error").inner_text()
+    # Checked in the background (in-process here): it fails, named, under Your submissions.
+    assert "Broken: submitted for bbox evaluation." in page.get_by_role("status").inner_text()
+    mine = page.locator("[data-testid=mine]").inner_text()
+    assert "Broken · bbox · Failed · bad.json: results: not valid JSON after 0 entries" in mine

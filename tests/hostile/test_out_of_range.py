@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,6 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from annotation.errors import DomainError
 from annotation.models import Category, Image, Project
 from annotation.models.evaluation import Submission
 from annotation.services.evaluation_server import release_create, submission_create
@@ -101,8 +101,8 @@ def _first_image(data: dict) -> dict:
         ([1, 2, 3], "RLE runs cover 6 pixels"),
     ],
 )
-def test_results_with_an_rle_that_does_not_fit_the_image_are_refused(
-    release, annotator, counts, reason
+def test_results_with_an_rle_that_does_not_fit_the_image_fail_with_the_entry_named(
+    release, annotator, counts, reason, django_capture_on_commit_callbacks
 ):
     image = _first_image(json.loads(GT_PATH.read_text()))
     results = [
@@ -113,16 +113,18 @@ def test_results_with_an_rle_that_does_not_fit_the_image_are_refused(
             "segmentation": {"size": [image["height"], image["width"]], "counts": counts},
         }
     ]
-    with pytest.raises(DomainError, match=r"results\[0\]: segmentation .*" + reason):
-        submission_create(
+    with django_capture_on_commit_callbacks(execute=True):
+        submission = submission_create(
             release=release,
             submitter=annotator,
             method_name="x",
             iou_type="segm",
-            results_json=json.dumps(results).encode(),
+            results=json.dumps(results).encode(),
             results_file_name="r.json",
         )
-    assert not Submission.objects.exists()
+    submission.refresh_from_db()
+    assert submission.status == Submission.Status.FAILED and submission.stats is None
+    assert re.match(r"r\.json: results\[0\]: segmentation .*" + reason, submission.error)
 
 
 @pytest.mark.django_db
@@ -193,3 +195,25 @@ def test_import_coco_refuses_a_coordinate_beyond_any_float(tmp_path):
     with pytest.raises(CommandError, match="has a coordinate that is not a number"):
         call_command("import_coco", str(path), "--project", "huge")
     assert not Project.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_photo_upload_over_the_cap_is_refused_before_it_is_read(
+    api_client, admin_user, coco_project, settings
+):
+    """Declared too large: a 413 before the body is received. Declared small but larger: a
+    400 by the file's size, before it is read into memory. Nothing is stored."""
+    settings.MAX_IMAGE_BYTES = 1000
+    api_client.force_authenticate(admin_user)
+    url = f"/api/v1/projects/{coco_project.id}/images/"
+    response = api_client.post(
+        url, {"file": SimpleUploadedFile("a.jpg", b"x" * 10)}, CONTENT_LENGTH=str(5 * 2**20)
+    )
+    assert response.status_code == 413
+    assert response.json()["detail"] == (
+        f"the upload is {5 * 2**20} bytes; a photo may be at most 1000 bytes"
+    )
+    response = api_client.post(url, {"file": SimpleUploadedFile("b.jpg", b"x" * 5000)})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "b.jpg: 5000 bytes, more than the limit of 1000"
+    assert not Image.objects.exists()

@@ -22,8 +22,9 @@ from annotation.errors import DomainError
 from annotation.models.evaluation import Release, Submission
 from annotation.services import evaluation_server
 from annotation.services.evaluation_server import (
+    leaderboard,
     release_create,
-    results_upload_read,
+    results_upload_checked,
     submission_create,
 )
 from pipelines.coco.cocoeval import category_table, evaluate_coco, load_ground_truth
@@ -53,7 +54,7 @@ def release(coco_project):  # type: ignore[no-untyped-def]
 def submit(release, person, results: bytes, iou_type="bbox", name="FakeNet"):  # type: ignore[no-untyped-def]
     return submission_create(
         release=release, submitter=person, method_name=name, iou_type=iou_type,
-        results_json=results, results_file_name="results.json",
+        results=results, results_file_name="results.json",
     )  # fmt: skip
 
 
@@ -74,18 +75,36 @@ class TestScoring:
     @pytest.mark.parametrize(
         ("results", "reason"),
         [
-            (b"{not json", "results.json is not valid JSON"),
+            (b"{not json", "results.json: results: expected a JSON array of detections"),
+            (b"[{not json", "results.json: results: not valid JSON after 0 entries"),
             (b'[{"image_id": 1, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]',
              "results.json: results[0]: image_id 1 is not in the ground truth"),
-            (b'{"image_id": 1}', "expected a JSON array"),
+            (b'{"image_id": 1}', "results.json: results: expected a JSON array"),
         ],
     )  # fmt: skip
-    def test_a_file_that_cannot_be_scored_is_refused_and_nothing_stored(
-        self, release, annotator, results, reason
+    def test_a_file_that_cannot_be_scored_fails_with_the_entry_named_and_no_score(
+        self, release, annotator, results, reason, django_capture_on_commit_callbacks
     ):
-        with pytest.raises(DomainError, match=reason.replace("[", r"\[").replace("]", r"\]")):
-            submit(release, annotator, results)
-        assert not Submission.objects.exists()
+        with django_capture_on_commit_callbacks(execute=True):
+            submission = submit(release, annotator, results)
+        submission.refresh_from_db()
+        assert submission.status == Submission.Status.FAILED
+        assert submission.error.startswith(reason), submission.error
+        assert submission.stats is None and submission.per_category_ap is None
+        assert not leaderboard(release=release, iou_type="bbox").exists()
+
+    def test_a_failed_submission_does_not_count_against_the_daily_limit(
+        self, release, annotator, django_capture_on_commit_callbacks
+    ):
+        release.daily_submission_limit = 1
+        release.save()
+        with django_capture_on_commit_callbacks(execute=True):
+            failed = submit(release, annotator, b"[1]", name="broken")
+        with django_capture_on_commit_callbacks(execute=True):
+            scored = submit(release, annotator, BBOX_RESULTS.read_bytes(), name="fixed")
+        failed.refresh_from_db()
+        scored.refresh_from_db()
+        assert (failed.status, scored.status) == (Submission.Status.FAILED, Submission.Status.DONE)
 
     def test_an_iou_type_the_release_does_not_evaluate_is_refused(self, coco_project, annotator):
         boxes_only = release_create(
@@ -168,15 +187,19 @@ def test_the_hidden_ground_truth_cannot_be_read_by_a_submitter(
     # A bad results file's error names the results entry, not an annotation.
     bad = [{"image_id": json.loads(GT_PATH.read_text())["images"][0]["id"], "category_id": 1,
             "bbox": [0, 0, -5, 1], "score": 0.1}]  # fmt: skip
-    response = api_client.post(
-        f"/api/v1/releases/{release.slug}/submissions/",
-        {
-            "results": SimpleUploadedFile("r.json", json.dumps(bad).encode()),
-            "iou_type": "bbox",
-            "method_name": "x",
-        },
-    )
-    assert response.status_code == 400 and "results[0]: bbox must be" in response.json()["detail"]
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            f"/api/v1/releases/{release.slug}/submissions/",
+            {
+                "results": SimpleUploadedFile("r.json", json.dumps(bad).encode()),
+                "iou_type": "bbox",
+                "method_name": "x",
+            },
+        )
+    assert response.status_code == 202 and response.json()["status"] == "pending"
+    response = api_client.get(f"/api/v1/submissions/{response.json()['id']}/")
+    assert response.json()["status"] == "failed"
+    assert "results[0]: bbox must be" in response.json()["error"]
     assert not any(m in response.content.decode() for m in markers)
 
 
@@ -263,8 +286,8 @@ def test_an_oversized_results_file_is_refused_before_it_is_read(
     monkeypatch.setattr(evaluation_server, "MAX_RESULTS_BYTES", 2**20)
     big = b"[" + b" " * 2**20 + b"]"
     with pytest.raises(DomainError, match="results file larger than 1 MiB"):
-        results_upload_read(Unreadable("r.json", big))
-    assert results_upload_read(SimpleUploadedFile("r.json", b"[]")) == b"[]"
+        results_upload_checked(Unreadable("r.json", big))
+    assert results_upload_checked(SimpleUploadedFile("r.json", b"[]")).read() == b"[]"
     api_client.force_authenticate(annotator)
     response = api_client.post(
         f"/api/v1/releases/{release.slug}/submissions/",

@@ -188,3 +188,17 @@ class TestImportImagesCommand:
         bad.write_text("url,photographer\nhttp://x/y.jpg,me\n")
         with pytest.raises(CommandError, match="'location' column"):
             call_command("import_images", "--project", coco_project.slug, "--list", str(bad))
+
+
+@pytest.mark.django_db
+def test_an_svg_with_a_script_is_refused_as_not_an_image(coco_project):
+    """Photos are raster images that Pillow opens: an SVG (which a browser would run the
+    script of if it were served as image/svg+xml) is refused and nothing is stored."""
+    svg = (
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48">'
+        b"<script>fetch('/api/v1/me/').then(r => r.text()).then(alert)</script></svg>"
+    )
+    result = image_ingest(project=coco_project, content=svg, meta=meta("photo.svg"))
+    assert result.image is None
+    assert result.rejection.reason == ImageRejection.Reason.NOT_AN_IMAGE
+    assert Image.objects.count() == 0
