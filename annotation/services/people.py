@@ -12,7 +12,13 @@ Role = WorkerProfile.Role
 
 
 def profile_for(user: User) -> WorkerProfile:
-    """The user's profile; people made outside cocoforge (createsuperuser) get a default."""
+    """The user's profile; people made outside cocoforge (createsuperuser) get a default.
+    A profile read with the user (API token authentication) is used as it is: one read per
+    request rather than one per question."""
+    state = getattr(user, "_state", None)
+    cached = state.fields_cache.get("profile") if state is not None else None
+    if isinstance(cached, WorkerProfile):
+        return cached
     role = Role.ADMIN if getattr(user, "is_superuser", False) else Role.ANNOTATOR
     profile, _ = WorkerProfile.objects.get_or_create(user=user, defaults={"role": role})
     return profile

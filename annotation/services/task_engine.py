@@ -133,15 +133,45 @@ def tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet
     return stages.rules_for(stage).eligible_tasks(tasks, worker)
 
 
+# How many candidate tasks one step of the lease query looks at (see _lease_one_free_slot).
+LEASE_CANDIDATES = 100
+# The lease's answer carries its task, photo and category (the serializer reads them).
+LEASED_WITH = ("task", "task__image", "task__category")
+
+
 def _lease_one_free_slot(worker: User, tasks: QuerySet, now: datetime) -> Assignment | None:
-    claimable = Assignment.objects.filter(slot_claimable(now), task__in=tasks).order_by(
+    """Lease the first claimable slot of the first open tasks in (priority, id) order.
+
+    Two steps (issue 17): a page of candidate tasks with a claimable slot, read from the
+    task index alone, then a locked claim among just their slots. One query joining every
+    slot to its task for the order made PostgreSQL scan the whole task table on each lease.
+    When every slot of a page is taken by concurrent requests, the next page is tried."""
+    claimable = Assignment.objects.filter(slot_claimable(now), task=OuterRef("pk"))
+    candidates = tasks.filter(Exists(claimable)).order_by("priority", "id")
+    after: tuple[int, int] | None = None
+    while True:
+        page = candidates
+        if after is not None:
+            priority, task_id = after
+            page = page.filter(Q(priority__gt=priority) | Q(priority=priority, id__gt=task_id))
+        rows = list(page.values_list("priority", "id")[:LEASE_CANDIDATES])
+        if not rows:
+            return None
+        leased = _claim_among([task_id for _, task_id in rows], worker, now)
+        if leased is not None or len(rows) < LEASE_CANDIDATES:
+            return leased
+        after = rows[-1]
+
+
+def _claim_among(task_ids: list[int], worker: User, now: datetime) -> Assignment | None:
+    slots = Assignment.objects.filter(slot_claimable(now), task_id__in=task_ids).order_by(
         "task__priority", "task_id", "id"
     )
     for _attempt in range(5):
         with transaction.atomic():
             # SKIP LOCKED: concurrent requests each lock a different free slot instead of
             # queueing on the same one; a task never has more slots than answers needed.
-            slot = claimable.select_for_update(skip_locked=True, of=("self",)).first()
+            slot = slots.select_for_update(skip_locked=True, of=("self",)).first()
             if slot is None:
                 return None
             try:
@@ -171,7 +201,7 @@ def _lease_one_free_slot(worker: User, tasks: QuerySet, now: datetime) -> Assign
                 # The same worker raced itself onto another slot of this task.
                 continue
             if leased:
-                return Assignment.objects.select_related("task").get(id=slot.id)
+                return Assignment.objects.select_related(*LEASED_WITH).get(id=slot.id)
     return None
 
 
@@ -180,7 +210,7 @@ def _leases_held(worker: User, now: datetime) -> list[Assignment]:
     goes back to the pool here (a write only then), so they may lease that task again."""
     held = list(
         Assignment.objects.filter(worker=worker, status=Assignment.Status.LEASED)
-        .select_related("task")
+        .select_related(*LEASED_WITH)
         .order_by("id")
     )
     ran_out = [a.id for a in held if a.lease_expires_at is not None and a.lease_expires_at < now]
