@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from annotation.services.people import REQUEST_PROFILE
+
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
@@ -22,4 +24,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        profile = getattr(token.user, "profile", None)  # None: made outside cocoforge
+        if profile is not None:
+            # This request's user object only: a profile changed later is read afresh by
+            # the next request.
+            setattr(token.user, REQUEST_PROFILE, profile)
         return token.user, token

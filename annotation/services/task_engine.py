@@ -25,6 +25,7 @@ from django.db.models import (
     PositiveIntegerField,
     Q,
     QuerySet,
+    Subquery,
     When,
 )
 from django.utils import timezone
@@ -164,44 +165,52 @@ def _lease_one_free_slot(worker: User, tasks: QuerySet, now: datetime) -> Assign
 
 
 def _claim_among(task_ids: list[int], worker: User, now: datetime) -> Assignment | None:
+    """Lease the first claimable slot of these tasks that no concurrent request holds, in
+    one UPDATE (issue 17: one round trip where a SELECT ... FOR UPDATE, a savepoint and an
+    UPDATE took five)."""
     slots = Assignment.objects.filter(slot_claimable(now), task_id__in=task_ids).order_by(
         "task__priority", "task_id", "id"
     )
+    # SKIP LOCKED: concurrent requests each take a different slot instead of queueing on the
+    # same one. On SQLite, which has no row locks, the claimable condition in the UPDATE is
+    # the compare-and-swap that keeps two requests off one slot. A slot whose lease ran out
+    # counts the expiry and remembers its last holder, as leases_release_expired does (the
+    # CASE reads the row as it was before the update).
+    # `id = (SELECT ...)`: a scalar subquery runs once (`id IN (SELECT ...)` may run per row
+    # and picked a second slot of the task).
+    pick = slots.select_for_update(skip_locked=True, of=("self",)).values("id")[:1]
+    was_leased = Q(status=Assignment.Status.LEASED)
     for _attempt in range(5):
-        with transaction.atomic():
-            # SKIP LOCKED: concurrent requests each lock a different free slot instead of
-            # queueing on the same one; a task never has more slots than answers needed.
-            slot = slots.select_for_update(skip_locked=True, of=("self",)).first()
-            if slot is None:
-                return None
-            try:
-                with transaction.atomic():
-                    # Compare-and-swap: on SQLite, which has no row locks, the condition in
-                    # the UPDATE is what keeps two requests off one slot. A slot whose lease
-                    # ran out counts the expiry and remembers its last holder, as
-                    # leases_release_expired does (the CASE reads the row before the update).
-                    was_leased = Q(status=Assignment.Status.LEASED)
-                    leased = Assignment.objects.filter(slot_claimable(now), id=slot.id).update(
-                        expired_leases=Case(
-                            When(was_leased, then=EXPIRY_COUNTED["expired_leases"]),
-                            default=F("expired_leases"),
-                            output_field=PositiveIntegerField(),
-                        ),
-                        expired_worker=Case(
-                            When(was_leased, then=EXPIRY_COUNTED["expired_worker"]),
-                            default=F("expired_worker"),
-                            output_field=IntegerField(),
-                        ),
-                        status=Assignment.Status.LEASED,
-                        worker=worker,
-                        leased_at=now,
-                        lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS),
-                    )
-            except IntegrityError:
-                # The same worker raced itself onto another slot of this task.
-                continue
-            if leased:
-                return Assignment.objects.select_related(*LEASED_WITH).get(id=slot.id)
+        try:
+            with transaction.atomic():
+                leased = Assignment.objects.filter(slot_claimable(now), id=Subquery(pick))
+                taken = leased.update(
+                    expired_leases=Case(
+                        When(was_leased, then=EXPIRY_COUNTED["expired_leases"]),
+                        default=F("expired_leases"),
+                        output_field=PositiveIntegerField(),
+                    ),
+                    expired_worker=Case(
+                        When(was_leased, then=EXPIRY_COUNTED["expired_worker"]),
+                        default=F("expired_worker"),
+                        output_field=IntegerField(),
+                    ),
+                    status=Assignment.Status.LEASED,
+                    worker=worker,
+                    leased_at=now,
+                    lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS),
+                )
+        except IntegrityError:
+            # The same worker raced itself onto another slot of this task.
+            continue
+        if not taken:
+            return None
+        return (
+            Assignment.objects.select_related(*LEASED_WITH)
+            .filter(worker=worker, status=Assignment.Status.LEASED, leased_at=now)
+            .order_by("-id")
+            .first()
+        )
     return None
 
 
