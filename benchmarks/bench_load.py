@@ -12,9 +12,12 @@ project with work on every stage, each stage on images of its own (labeling 8 an
 image, spotting 8 per task, segmentation 1, verification grids of 16 masks needing 3 votes,
 crowd painting 1), the annotators (members, qualified for segmentation) and --history
 finished tasks (8 answered slots each) so the assignment table has the size of a project in
-progress. Tokens come from /api/v1/auth/token/.
+progress. The first --token-logins annotators (10) get their token from /api/v1/auth/token/
+(a PBKDF2 check each, seconds apiece on a busy 2-core machine), the rest are made in the
+database.
 
-Each annotator has a home stage (annotator i: stage i mod 5) and loops with no think time:
+Each annotator has a home stage (annotator i: stage i mod 5) and loops (no think time unless
+--think gives some, spread 0.5-1.5x):
 POST /api/v1/tasks/next/ for its stage (when that is empty: any stage; when nothing at all:
 wait 0.2 s), then POST /api/v1/assignments/<id>/submit/ with a valid answer for the stage
 (spotting: one cross; segmentation: a square around the spot; verification: no cell poor;
@@ -62,6 +65,10 @@ def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--annotators", type=int, default=200)
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
+    parser.add_argument(
+        "--think", type=float, default=0.0,
+        help="seconds an annotator works on a task between lease and submit (default 0)",
+    )  # fmt: skip
     parser.add_argument("--images", type=int, default=1000, help="images (split over stages)")
     parser.add_argument(
         "--history", type=int, default=12500, help="finished tasks (8 slots each) already there"
@@ -360,7 +367,7 @@ class Ledger:
 
 async def annotator(
     number: int, token: str, site: dict[str, Any], session: Any, url: str,
-    deadline: float, ledger: Ledger,
+    deadline: float, ledger: Ledger, think: float,
 ) -> None:  # fmt: skip
     headers = {"Authorization": f"Token {token}"}
     home = STAGES[number % len(STAGES)]
@@ -405,6 +412,8 @@ async def annotator(
         if ledger.holder.get(slot, number) != number:
             ledger.double_leases += 1
         ledger.holder[slot] = number
+        if think:
+            await asyncio.sleep(random.uniform(0.5 * think, 1.5 * think))
         key = f"load-{number}-{answered}"
         status, reply = await post(
             "submit",
@@ -460,7 +469,9 @@ def tokens_made(names: list[str]) -> list[str]:
     return [token.key for token in made]
 
 
-async def crowd_run(tokens: list[str], site: dict[str, Any], url: str, seconds: float) -> Ledger:
+async def crowd_run(
+    tokens: list[str], site: dict[str, Any], url: str, seconds: float, think: float
+) -> Ledger:
     import aiohttp
 
     ledger = Ledger()
@@ -470,7 +481,7 @@ async def crowd_run(tokens: list[str], site: dict[str, Any], url: str, seconds: 
         deadline = time.monotonic() + seconds
         await asyncio.gather(
             *(
-                annotator(i, token, site, session, url, deadline, ledger)
+                annotator(i, token, site, session, url, deadline, ledger, think)
                 for i, token in enumerate(tokens)
             )
         )
@@ -690,7 +701,7 @@ def main() -> int:
               f"{time.monotonic() - began:.1f} s", flush=True)  # fmt: skip
         load_before = os.getloadavg()
         began = time.monotonic()
-        ledger = asyncio.run(crowd_run(tokens, site, url, args.duration))
+        ledger = asyncio.run(crowd_run(tokens, site, url, args.duration, args.think))
         seconds = time.monotonic() - began
         load_after = os.getloadavg()
         from pipelines.simulator.crew import settle
@@ -700,6 +711,7 @@ def main() -> int:
         found = checks(site, ledger)
         report = {
             "annotators": args.annotators,
+            "think_seconds": args.think,
             "seconds": round(seconds, 1),
             "gunicorn": f"{args.workers} workers x {args.threads} threads (gthread)",
             "load_average_before": [round(v, 2) for v in load_before],
