@@ -260,7 +260,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
                 bbox_xywh=[x - 20, 40.0, 40.0, 40.0],
             )
             for t, inst in zip(mask_tasks, mask_instances, strict=True)
-            for x in [inst.spot_x]
+            for x in [float(inst.spot_x or 0.0)]
         )
         SegmentationProgress.objects.bulk_create(
             SegmentationProgress(image=image, category=dog) for image in share["verification"]

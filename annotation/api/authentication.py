@@ -19,7 +19,7 @@ from annotation.services.people import REQUEST_PROFILE
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
         try:
-            token = self.get_model().objects.select_related("user", "user__profile").get(key=key)
+            token = Token.objects.select_related("user", "user__profile").get(key=key)
         except Token.DoesNotExist:
             raise exceptions.AuthenticationFailed(_("Invalid token.")) from None
         if not token.user.is_active:
