@@ -48,7 +48,9 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["priority", "id"]
-        indexes = [models.Index(fields=["project", "stage", "status"])]
+        # The lease query reads a project's open tasks of a stage in (priority, id) order
+        # and stops after a page (issue 17): this index serves it without a sort.
+        indexes = [models.Index(fields=["project", "stage", "status", "priority", "id"])]
         constraints = [
             models.CheckConstraint(condition=models.Q(answers_needed__gte=1), name="needs_answers")
         ]

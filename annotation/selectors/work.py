@@ -6,11 +6,12 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from annotation import stages
 from annotation.models import Assignment, Project, Stage, Task
 from annotation.services.membership import member_projects
-from annotation.services.task_engine import tasks_open_to
+from annotation.services.task_engine import slot_claimable, tasks_open_to
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,7 @@ def stage_summaries_for(worker: User, project: Project | None = None) -> list[St
     tasks = Task.objects.filter(status=Task.Status.OPEN, project__in=member_projects(worker))
     if project is not None:
         tasks = tasks.filter(project=project)
+    now = timezone.now()
     open_counts = dict(tasks.values_list("stage").annotate(n=Count("id")).values_list("stage", "n"))
     summaries = []
     for stage in Stage:
@@ -36,10 +38,13 @@ def stage_summaries_for(worker: User, project: Project | None = None) -> list[St
         open_for_me = 0
         if registered and open_counts.get(stage.value):
             # What task_next_for_worker would lease, plus what the worker already holds.
-            free = Assignment.objects.filter(task=OuterRef("pk"), status=Assignment.Status.FREE)
+            free = Assignment.objects.filter(slot_claimable(now), task=OuterRef("pk"))
             open_for_me = tasks_open_to(worker, stage.value, project).filter(Exists(free)).count()
             held = Assignment.objects.filter(
-                worker=worker, status=Assignment.Status.LEASED, task__stage=stage.value
+                worker=worker,
+                status=Assignment.Status.LEASED,
+                lease_expires_at__gte=now,
+                task__stage=stage.value,
             )
             if project is not None:
                 held = held.filter(task__project=project)

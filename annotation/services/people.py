@@ -9,10 +9,17 @@ from annotation.errors import DomainError
 from annotation.models import WorkerProfile
 
 Role = WorkerProfile.Role
+# The attribute of a request's user that holds the profile read with them for this request.
+REQUEST_PROFILE = "_cocoforge_request_profile"
 
 
 def profile_for(user: User) -> WorkerProfile:
-    """The user's profile; people made outside cocoforge (createsuperuser) get a default."""
+    """The user's profile; people made outside cocoforge (createsuperuser) get a default.
+    The profile the API's token authentication read with the user is used as it is: one
+    read per request rather than one per question (annotation/api/authentication.py)."""
+    cached = getattr(user, REQUEST_PROFILE, None)
+    if isinstance(cached, WorkerProfile):
+        return cached
     role = Role.ADMIN if getattr(user, "is_superuser", False) else Role.ANNOTATOR
     profile, _ = WorkerProfile.objects.get_or_create(user=user, defaults={"role": role})
     return profile

@@ -16,7 +16,18 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    PositiveIntegerField,
+    Q,
+    QuerySet,
+    Subquery,
+    When,
+)
 from django.utils import timezone
 
 from annotation import events, stages
@@ -77,12 +88,29 @@ FREED_SLOT = {"status": Assignment.Status.FREE, "worker": None, "leased_at": Non
               "lease_expires_at": None}  # fmt: skip
 
 
+# What a slot whose lease ran out records when it goes back to the pool (the periodic
+# release) or straight to the next worker (the lease query): one more expiry, and who held it,
+# so that holder's late submit is told "lease expired" (409) rather than "not yours".
+EXPIRY_COUNTED = {"expired_leases": F("expired_leases") + 1, "expired_worker": F("worker")}
+
+
+def lease_ran_out(now: datetime) -> Q:
+    """A slot still marked leased whose lease ran out: as good as free."""
+    return Q(status=Assignment.Status.LEASED, lease_expires_at__lt=now)
+
+
+def slot_claimable(now: datetime) -> Q:
+    """A slot the lease query may hand out: free, or leased with its lease run out. No sweep
+    has to free an expired slot first (issue 17: `next` used to run a global UPDATE)."""
+    return Q(status=Assignment.Status.FREE) | lease_ran_out(now)
+
+
 def leases_release_expired(*, now: datetime | None = None) -> int:
-    """Return leases that ran out to the pool; the slot forgets its worker."""
+    """Return leases that ran out to the pool; the slot forgets its worker. The periodic
+    task runs it (pipelines/tasks/engine.py, every minute) so the admin's counts of leased
+    slots stay true; leasing does not need it."""
     now = now or timezone.now()
-    return Assignment.objects.filter(
-        status=Assignment.Status.LEASED, lease_expires_at__lt=now
-    ).update(**FREED_SLOT, expired_leases=F("expired_leases") + 1, expired_worker=F("worker"))
+    return Assignment.objects.filter(lease_ran_out(now)).update(**FREED_SLOT, **EXPIRY_COUNTED)
 
 
 def leases_release(*, worker: User, stage: str) -> int:
@@ -106,35 +134,100 @@ def tasks_open_to(worker: User, stage: str, project: Project | None) -> QuerySet
     return stages.rules_for(stage).eligible_tasks(tasks, worker)
 
 
+# How many candidate tasks one step of the lease query looks at (see _lease_one_free_slot).
+LEASE_CANDIDATES = 100
+# The lease's answer carries its task, photo and category (the serializer reads them).
+LEASED_WITH = ("task", "task__image", "task__category")
+
+
 def _lease_one_free_slot(worker: User, tasks: QuerySet, now: datetime) -> Assignment | None:
-    free_slots = Assignment.objects.filter(status=Assignment.Status.FREE, task__in=tasks).order_by(
+    """Lease the first claimable slot of the first open tasks in (priority, id) order.
+
+    Two steps (issue 17): a page of candidate tasks with a claimable slot, read from the
+    task index alone, then a locked claim among just their slots. One query joining every
+    slot to its task for the order made PostgreSQL scan the whole task table on each lease.
+    When every slot of a page is taken by concurrent requests, the next page is tried."""
+    claimable = Assignment.objects.filter(slot_claimable(now), task=OuterRef("pk"))
+    candidates = tasks.filter(Exists(claimable)).order_by("priority", "id")
+    after: tuple[int, int] | None = None
+    while True:
+        page = candidates
+        if after is not None:
+            priority, task_id = after
+            page = page.filter(Q(priority__gt=priority) | Q(priority=priority, id__gt=task_id))
+        rows = list(page.values_list("priority", "id")[:LEASE_CANDIDATES])
+        if not rows:
+            return None
+        leased = _claim_among([task_id for _, task_id in rows], worker, now)
+        if leased is not None or len(rows) < LEASE_CANDIDATES:
+            return leased
+        after = rows[-1]
+
+
+def _claim_among(task_ids: list[int], worker: User, now: datetime) -> Assignment | None:
+    """Lease the first claimable slot of these tasks that no concurrent request holds, in
+    one UPDATE (issue 17: one round trip where a SELECT ... FOR UPDATE, a savepoint and an
+    UPDATE took five)."""
+    slots = Assignment.objects.filter(slot_claimable(now), task_id__in=task_ids).order_by(
         "task__priority", "task_id", "id"
     )
+    # SKIP LOCKED: concurrent requests each take a different slot instead of queueing on the
+    # same one. On SQLite, which has no row locks, the claimable condition in the UPDATE is
+    # the compare-and-swap that keeps two requests off one slot. A slot whose lease ran out
+    # counts the expiry and remembers its last holder, as leases_release_expired does (the
+    # CASE reads the row as it was before the update).
+    # `id = (SELECT ...)`: a scalar subquery runs once (`id IN (SELECT ...)` may run per row
+    # and picked a second slot of the task).
+    pick = slots.select_for_update(skip_locked=True, of=("self",)).values("id")[:1]
+    was_leased = Q(status=Assignment.Status.LEASED)
     for _attempt in range(5):
-        with transaction.atomic():
-            # SKIP LOCKED: concurrent requests each lock a different free slot instead of
-            # queueing on the same one; a task never has more slots than answers needed.
-            slot = free_slots.select_for_update(skip_locked=True, of=("self",)).first()
-            if slot is None:
-                return None
-            try:
-                with transaction.atomic():
-                    # Compare-and-swap: on SQLite, which has no row locks, the status check
-                    # in the UPDATE is what keeps two requests off one slot.
-                    leased = Assignment.objects.filter(
-                        id=slot.id, status=Assignment.Status.FREE
-                    ).update(
-                        status=Assignment.Status.LEASED,
-                        worker=worker,
-                        leased_at=now,
-                        lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS),
-                    )
-            except IntegrityError:
-                # The same worker raced itself onto another slot of this task.
-                continue
-            if leased:
-                return Assignment.objects.select_related("task").get(id=slot.id)
+        try:
+            with transaction.atomic():
+                leased = Assignment.objects.filter(slot_claimable(now), id=Subquery(pick))
+                taken = leased.update(
+                    expired_leases=Case(
+                        When(was_leased, then=EXPIRY_COUNTED["expired_leases"]),
+                        default=F("expired_leases"),
+                        output_field=PositiveIntegerField(),
+                    ),
+                    expired_worker=Case(
+                        When(was_leased, then=EXPIRY_COUNTED["expired_worker"]),
+                        default=F("expired_worker"),
+                        output_field=IntegerField(),
+                    ),
+                    status=Assignment.Status.LEASED,
+                    worker=worker,
+                    leased_at=now,
+                    lease_expires_at=now + timedelta(seconds=settings.TASK_LEASE_SECONDS),
+                )
+        except IntegrityError:
+            # The same worker raced itself onto another slot of this task.
+            continue
+        if not taken:
+            return None
+        return (
+            Assignment.objects.select_related(*LEASED_WITH)
+            .filter(worker=worker, status=Assignment.Status.LEASED, leased_at=now)
+            .order_by("-id")
+            .first()
+        )
     return None
+
+
+def _leases_held(worker: User, now: datetime) -> list[Assignment]:
+    """The worker's live leases, oldest slot first. One read; a lease of theirs that ran out
+    goes back to the pool here (a write only then), so they may lease that task again."""
+    held = list(
+        Assignment.objects.filter(worker=worker, status=Assignment.Status.LEASED)
+        .select_related(*LEASED_WITH)
+        .order_by("id")
+    )
+    ran_out = [a.id for a in held if a.lease_expires_at is not None and a.lease_expires_at < now]
+    if ran_out:
+        Assignment.objects.filter(lease_ran_out(now), id__in=ran_out).update(
+            **FREED_SLOT, **EXPIRY_COUNTED
+        )
+    return [a for a in held if a.id not in ran_out]
 
 
 def task_next_for_worker(
@@ -146,23 +239,23 @@ def task_next_for_worker(
 ) -> Assignment | None:
     """Lease the next task this worker has not answered, or return None when there is none.
 
-    A worker who already holds a live lease (e.g. after reloading the page) gets it back.
+    A worker who already holds a live lease (e.g. after reloading the page) gets it back. A
+    slot whose lease ran out is leased directly (no global release of expired leases first).
     """
     if profile_for(worker).blocked:
         raise WorkerBlocked("your account is blocked from new work; ask an admin")
     now = now or timezone.now()
-    leases_release_expired(now=now)
+    held = _leases_held(worker, now)
     wanted_stages = [stage] if stage else [s for s in Stage.values if stages.is_registered(s)]
     for wanted in wanted_stages:
-        held = Assignment.objects.filter(
-            worker=worker,
-            status=Assignment.Status.LEASED,
-            task__stage=wanted,
-            lease_expires_at__gte=now,
+        existing = next(
+            (
+                a
+                for a in held
+                if a.task.stage == wanted and (project is None or a.task.project_id == project.pk)
+            ),
+            None,
         )
-        if project is not None:
-            held = held.filter(task__project=project)
-        existing = held.select_related("task").first()
         if existing is not None:
             return existing
         leased = _lease_one_free_slot(worker, tasks_open_to(worker, wanted, project), now)
@@ -181,7 +274,7 @@ def task_lease_for_worker(
     if profile_for(worker).blocked:
         raise WorkerBlocked("your account is blocked from new work; ask an admin")
     now = now or timezone.now()
-    leases_release_expired(now=now)
+    _leases_held(worker, now)  # only this worker's run-out leases go back (no global write)
     held = Assignment.objects.filter(
         worker=worker, task=task, status=Assignment.Status.LEASED, lease_expires_at__gte=now
     ).select_related("task")
