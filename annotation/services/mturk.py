@@ -445,8 +445,9 @@ class SyncReport:
 
     def line(self) -> str:
         return (
-            f"{self.hits} HIT(s) synced, {self.seen} assignment(s) seen: {self.submitted} newly "
-            f"submitted, {self.approved} approved and {self.rejected} rejected on MTurk, "
+            f"{self.hits} HIT(s) synced, {self.seen} assignment(s) seen: {self.submitted} "
+            f"submitted (awaiting review), {self.approved} newly approved and {self.rejected} "
+            "newly rejected on MTurk, "
             f"{self.reviewable_hits} HIT(s) reviewable, {len(self.problems)} problem(s)"
         )
 
@@ -525,7 +526,12 @@ def _reconcile(hit: MTurkHIT, remote: dict[str, Any], report: SyncReport) -> Non
                      kind=MTurkProblem.Kind.WORKER_MISMATCH, message=mismatch)  # fmt: skip
             report.problems.append(mismatch)
             return
-        if status == "Submitted" and local.status == MTurkAssignment.Status.ACCEPTED:
+        if status == "Submitted" and local.status in (
+            MTurkAssignment.Status.ACCEPTED,
+            MTurkAssignment.Status.SUBMITTED,
+        ):
+            # The worker side marks the assignment submitted as soon as cocoforge stored its
+            # answer; MTurk's Submitted confirms it (and it counts here either way).
             if local.answer_slot_id is None:
                 message = (
                     f"worker {worker_id} submitted assignment {assignment_id} on MTurk without "
@@ -535,9 +541,10 @@ def _reconcile(hit: MTurkHIT, remote: dict[str, Any], report: SyncReport) -> Non
                          kind=MTurkProblem.Kind.NO_ANSWER, message=message)  # fmt: skip
                 report.problems.append(message)
                 return
-            local.status = MTurkAssignment.Status.SUBMITTED
-            local.submitted_at = remote.get("SubmitTime") or timezone.now()
-            local.save(update_fields=["status", "submitted_at"])
+            if local.status == MTurkAssignment.Status.ACCEPTED:
+                local.status = MTurkAssignment.Status.SUBMITTED
+                local.submitted_at = remote.get("SubmitTime") or timezone.now()
+                local.save(update_fields=["status", "submitted_at"])
             report.submitted += 1
         elif status == "Approved" and local.status != MTurkAssignment.Status.APPROVED:
             # Approved on MTurk: by an admin, or MTurk's auto-approval delay ran out.
