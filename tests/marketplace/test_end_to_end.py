@@ -258,6 +258,9 @@ def test_publish_work_sync_review_bonus_expire_and_the_cost(
     page = admin.get(marketplace).content.decode()
     assert f"<strong>${total}</strong> = ${REWARD * 2} rewards of 2 approved" in page
     assert f'data-assignment="{MALLORY_B}"' in page and MALLORY in page, "the problem is shown"
+    assert f"${BONUS} paid" in page
+    assert f'data-hit="{HIT_B}" data-status="expired"' in page
+    assert f'data-hit="{HIT_A}" data-status="reviewable"' in page
 
 
 @pytest.mark.django_db
