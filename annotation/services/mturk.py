@@ -803,15 +803,19 @@ def review_pending(*, project: Project, apply: bool | None = None) -> list[Revie
 
 def hits_expire_finished(*, project: Project) -> list[MTurkHIT]:
     """Expire on MTurk every live HIT of this endpoint whose task is complete or cancelled
-    (or gone), so no more workers accept it. Submitted assignments stay reviewable."""
+    (or gone), so no more workers accept it. Submitted assignments stay reviewable.
+    Also a reviewable HIT (MTurk hands out none of its assignments any more) whose task
+    reopened after a rejection: once expired, `hits_publish` gives the task a new HIT."""
     sandbox = not mturk_production()
     finished = MTurkHIT.objects.filter(
         project=project, sandbox=sandbox, status__in=LIVE_HIT_STATUSES
     ).filter(
-        Q(task__isnull=True) | Q(task__status__in=[Task.Status.COMPLETE, Task.Status.CANCELLED])
+        Q(task__isnull=True)
+        | Q(task__status__in=[Task.Status.COMPLETE, Task.Status.CANCELLED])
+        | Q(status=MTurkHIT.Status.REVIEWABLE, task__status=Task.Status.OPEN)
     )
     expired: list[MTurkHIT] = []
-    hits = list(finished.order_by("id"))
+    hits = list(finished.select_related("task").order_by("id"))
     if not hits:
         return expired
     client = mturk_client(sandbox=sandbox)

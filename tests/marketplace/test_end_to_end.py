@@ -33,6 +33,7 @@ from tests.marketplace.test_worker_entry import photo
 
 SUBMIT_TO = "https://workersandbox.mturk.com"
 HIT_A, HIT_B = "3HITEXAMPLEAAAAAAAAAAAAAAAAAA1", "3HITEXAMPLEBBBBBBBBBBBBBBBBBB2"
+HIT_A2 = "3HITEXAMPLEAAAAAAAAAAAAAAAAAA3"  # task A again, after its spammer was rejected
 GOOD, SPAMMER, MALLORY, VICTIM = "A1GOODWORKER", "A2SPAMMER", "A3MALLORY", "A4VICTIM"
 # One MTurk assignment id per (worker, HIT), as MTurk hands them out.
 GOOD_A, SPAM_A = "3ASSIGNGOODAAAAAAAAAAAAAAAAAA1", "3ASSIGNSPAMAAAAAAAAAAAAAAAAAA2"
@@ -234,14 +235,33 @@ def test_publish_work_sync_review_bonus_expire_and_the_cost(
     good_a = MTurkAssignment.objects.get(assignment_id=GOOD_A)
     assert good_a.bonus == BONUS and good_a.bonus_paid_at is not None
 
-    # --- expire: task B is complete; task A reopened for another answer (spammer rejected) --
+    # --- expire: task B is complete; task A reopened for another answer (spammer rejected)
+    # but its HIT has no assignment left on MTurk: both expire, and task A is published anew.
     assert Task.objects.get(id=task_a.id).status == Task.Status.OPEN
-    stub.add_response("update_expiration_for_hit", response("UpdateExpirationForHIT"),
-                      {"HITId": HIT_B, "ExpireAt": mturk.EXPIRE_NOW})  # fmt: skip
+    for hit_id in (HIT_A, HIT_B):
+        stub.add_response("update_expiration_for_hit", response("UpdateExpirationForHIT"),
+                          {"HITId": hit_id, "ExpireAt": mturk.EXPIRE_NOW})  # fmt: skip
     call_command("mturk", "expire", "--project", project.slug)
-    assert "1 HIT(s) expired on the MTurk sandbox" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"HIT {HIT_B} expired (task {task_b.id} is finished)" in out
+    assert f"HIT {HIT_A} expired (task {task_a.id} reopened" in out
+    assert "2 HIT(s) expired on the MTurk sandbox" in out
+    stub.add_response(
+        "create_hit",
+        response("CreateHIT", HIT=hit(HIT_A2)),
+        {"MaxAssignments": 1, "Reward": str(REWARD), "Question": ANY,
+         "AutoApprovalDelayInSeconds": ANY, "LifetimeInSeconds": ANY,
+         "AssignmentDurationInSeconds": ANY, "Title": ANY, "Keywords": ANY,
+         "Description": ANY, "UniqueRequestToken": f"cocoforge-s-t{task_a.id}-1",
+         "RequesterAnnotation": f"cocoforge project {project.id} task {task_a.id}"},
+    )  # fmt: skip
+    call_command("mturk", "publish", "--project", project.slug, "--stage", "labeling")
+    assert "1 HIT(s) published on the MTurk sandbox" in capsys.readouterr().out
     statuses = dict(MTurkHIT.objects.values_list("hit_id", "status"))
-    assert statuses == {HIT_A: "reviewable", HIT_B: "expired"}
+    assert statuses == {HIT_A: "expired", HIT_B: "expired", HIT_A2: "assignable"}
+    # Nothing else to expire (no MTurk call: the Stubber has no response left).
+    call_command("mturk", "expire", "--project", project.slug)
+    assert "0 HIT(s) expired" in capsys.readouterr().out
 
     # --- the cost: reward x approved + bonuses + MTurk's fee, on the dashboard and the CLI --
     total = REWARD * 2 + BONUS + fee(REWARD) * 2 + fee(BONUS)
@@ -260,7 +280,7 @@ def test_publish_work_sync_review_bonus_expire_and_the_cost(
     assert f'data-assignment="{MALLORY_B}"' in page and MALLORY in page, "the problem is shown"
     assert f"${BONUS} paid" in page
     assert f'data-hit="{HIT_B}" data-status="expired"' in page
-    assert f'data-hit="{HIT_A}" data-status="reviewable"' in page
+    assert f'data-hit="{HIT_A2}" data-status="assignable"' in page
 
 
 @pytest.mark.django_db
