@@ -205,6 +205,9 @@ class AssignmentSubmitApi(APIView):
     def post(self, request: Request, pk: int) -> Response:
         """Answer a leased task. Send a fresh idempotency_key per answer; retrying with the
         same key returns the first result and counts once."""
+        # An MTurk-only account answers only through its HIT's endpoint, which links the answer
+        # to the MTurk assignment (annotation/services/mturk_workers.py).
+        mturk_workers.refuse_free_leasing(signed_in(request))
         form = s.SubmitSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         assignment = task_engine.assignment_submit(
@@ -221,6 +224,7 @@ class AssignmentReleaseApi(APIView):
     @extend_schema(request=None, responses=s.AssignmentSerializer)
     def post(self, request: Request, pk: int) -> Response:
         """Give a leased task back to the pool without answering."""
+        mturk_workers.refuse_free_leasing(signed_in(request))
         assignment = task_engine.assignment_release(assignment_id=pk, worker=signed_in(request))
         return Response(s.AssignmentSerializer(assignment, context={"request": request}).data)
 

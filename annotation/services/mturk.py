@@ -445,8 +445,9 @@ class SyncReport:
 
     def line(self) -> str:
         return (
-            f"{self.hits} HIT(s) synced, {self.seen} assignment(s) seen: {self.submitted} newly "
-            f"submitted, {self.approved} approved and {self.rejected} rejected on MTurk, "
+            f"{self.hits} HIT(s) synced, {self.seen} assignment(s) seen: {self.submitted} "
+            f"submitted (awaiting review), {self.approved} newly approved and {self.rejected} "
+            "newly rejected on MTurk, "
             f"{self.reviewable_hits} HIT(s) reviewable, {len(self.problems)} problem(s)"
         )
 
@@ -525,7 +526,12 @@ def _reconcile(hit: MTurkHIT, remote: dict[str, Any], report: SyncReport) -> Non
                      kind=MTurkProblem.Kind.WORKER_MISMATCH, message=mismatch)  # fmt: skip
             report.problems.append(mismatch)
             return
-        if status == "Submitted" and local.status == MTurkAssignment.Status.ACCEPTED:
+        if status == "Submitted" and local.status in (
+            MTurkAssignment.Status.ACCEPTED,
+            MTurkAssignment.Status.SUBMITTED,
+        ):
+            # The worker side marks the assignment submitted as soon as cocoforge stored its
+            # answer; MTurk's Submitted confirms it (and it counts here either way).
             if local.answer_slot_id is None:
                 message = (
                     f"worker {worker_id} submitted assignment {assignment_id} on MTurk without "
@@ -535,9 +541,10 @@ def _reconcile(hit: MTurkHIT, remote: dict[str, Any], report: SyncReport) -> Non
                          kind=MTurkProblem.Kind.NO_ANSWER, message=message)  # fmt: skip
                 report.problems.append(message)
                 return
-            local.status = MTurkAssignment.Status.SUBMITTED
-            local.submitted_at = remote.get("SubmitTime") or timezone.now()
-            local.save(update_fields=["status", "submitted_at"])
+            if local.status == MTurkAssignment.Status.ACCEPTED:
+                local.status = MTurkAssignment.Status.SUBMITTED
+                local.submitted_at = remote.get("SubmitTime") or timezone.now()
+                local.save(update_fields=["status", "submitted_at"])
             report.submitted += 1
         elif status == "Approved" and local.status != MTurkAssignment.Status.APPROVED:
             # Approved on MTurk: by an admin, or MTurk's auto-approval delay ran out.
@@ -796,15 +803,19 @@ def review_pending(*, project: Project, apply: bool | None = None) -> list[Revie
 
 def hits_expire_finished(*, project: Project) -> list[MTurkHIT]:
     """Expire on MTurk every live HIT of this endpoint whose task is complete or cancelled
-    (or gone), so no more workers accept it. Submitted assignments stay reviewable."""
+    (or gone), so no more workers accept it. Submitted assignments stay reviewable.
+    Also a reviewable HIT (MTurk hands out none of its assignments any more) whose task
+    reopened after a rejection: once expired, `hits_publish` gives the task a new HIT."""
     sandbox = not mturk_production()
     finished = MTurkHIT.objects.filter(
         project=project, sandbox=sandbox, status__in=LIVE_HIT_STATUSES
     ).filter(
-        Q(task__isnull=True) | Q(task__status__in=[Task.Status.COMPLETE, Task.Status.CANCELLED])
+        Q(task__isnull=True)
+        | Q(task__status__in=[Task.Status.COMPLETE, Task.Status.CANCELLED])
+        | Q(status=MTurkHIT.Status.REVIEWABLE, task__status=Task.Status.OPEN)
     )
     expired: list[MTurkHIT] = []
-    hits = list(finished.order_by("id"))
+    hits = list(finished.select_related("task").order_by("id"))
     if not hits:
         return expired
     client = mturk_client(sandbox=sandbox)

@@ -140,7 +140,8 @@ def is_marketplace_account(user: User) -> bool:
 
 def refuse_free_leasing(user: User) -> None:
     """An account signed in from MTurk without a password works only through the HIT it
-    holds: no leasing from the ordinary tool pages or the API."""
+    holds: no leasing, answering or releasing through the ordinary task endpoints (an
+    answer given there would not be linked to the MTurk assignment, so never reviewed)."""
     if is_marketplace_account(user):
         raise MarketplaceOnly(
             "an MTurk worker's account takes work only through the HIT it accepted on MTurk"

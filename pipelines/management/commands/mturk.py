@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotation.errors import DomainError
-from annotation.models import Stage
+from annotation.models import Stage, Task
 from annotation.selectors.marketplace import mturk_costs
 from annotation.services import mturk
 from pipelines.management.cli import find_project
@@ -95,7 +95,11 @@ class Command(BaseCommand):
     def _expire(self, project: Any, where: str, options: dict[str, Any]) -> None:
         expired = mturk.hits_expire_finished(project=project)
         for hit in expired:
-            self.stdout.write(f"HIT {hit.hit_id} expired (task {hit.task_id} is finished)")
+            if hit.task is not None and hit.task.status == Task.Status.OPEN:
+                why = "reopened and the HIT has no assignment left: publish again"
+            else:
+                why = "is finished"
+            self.stdout.write(f"HIT {hit.hit_id} expired (task {hit.task_id} {why})")
         self.stdout.write(f"{len(expired)} HIT(s) expired on the MTurk {where}.")
 
     def _qualify(self, project: Any, where: str, options: dict[str, Any]) -> None:
