@@ -228,6 +228,7 @@ from annotation import (  # noqa: E402,F401
     admin_collection,
     admin_export,
     admin_labeling,
+    admin_marketplace,
     admin_segmentation,
     admin_verification,
 )

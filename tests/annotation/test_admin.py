@@ -53,3 +53,14 @@ class TestProjectAddPage:
         )
         assert "used twice" in dup.content.decode()
         assert not Project.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "model",
+    ["mturkhit", "mturkassignment", "mturkworker", "mturkqualificationtype", "mturkproblem"],
+)
+def test_mturk_records_are_listed_for_admins_and_never_edited_by_hand(client, admin_user, model):
+    client.force_login(admin_user)
+    assert client.get(f"/admin/annotation/{model}/").status_code == 200
+    assert client.get(f"/admin/annotation/{model}/add/").status_code == 403
