@@ -9,6 +9,7 @@ started that site itself or was pointed at one with --url.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
+from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from annotation.models import (
@@ -29,8 +31,9 @@ from annotation.models import (
 )
 from annotation.models.segmentation import Segmentation, TrainingAttempt
 from annotation.models.verification import CrowdPainting, GridCell
+from annotation.services import task_engine
 from annotation.services.membership import membership_add
-from annotation.services.people import worker_create
+from annotation.services.people import profile_for, worker_create
 from annotation.services.projects import project_create
 from pipelines.simulator.behaviour import SimWorker
 from pipelines.simulator.groundtruth import GroundTruth
@@ -114,13 +117,36 @@ def free_slots(project_id: int, stage: str) -> int:
     ).count()
 
 
+def may_get_work(project: Project, stage: str, username: str) -> bool:
+    """False when POST /api/v1/tasks/next/ would surely answer "no work for you" (204): no
+    free slot of an open task this person may take, asked of the task engine's own selector
+    (`task_engine.tasks_open_to`). The driver then sends no lease, as a tool that shows
+    "nothing for you now" sends none; it changes no outcome, only spares the request.
+    A blocked person is sent (the site answers 403 and the driver notes it)."""
+    user = _user(username)
+    if profile_for(user).blocked:
+        return True
+    tasks = task_engine.tasks_open_to(user, stage, project)
+    return Assignment.objects.filter(status=Assignment.Status.FREE, task__in=tasks).exists()
+
+
+@functools.cache
+def _user(username: str) -> User:
+    return User.objects.get(username=username)
+
+
 def free_slots_of(task_id: int) -> int:
     return Assignment.objects.filter(task_id=task_id, status=Assignment.Status.FREE).count()
 
 
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
 def _queue_busy(queue: str) -> bool:
     """Messages waiting in, or taken but not yet acknowledged from, a Redis queue."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client = _redis(settings.CELERY_BROKER_URL)
     if client.llen(queue):
         return True
     return any(f'"{queue}"'.encode() in raw for raw in client.hvals("unacked"))
@@ -154,7 +180,9 @@ def settle(project_id: int, *, queue: str | None, timeout: float = 600.0) -> flo
             previous = state
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"the pipeline did not settle within {timeout:.0f} s")
-        time.sleep(0.05 if queue is None else 0.1)
+        # Two equal looks a moment apart: a message is out of the list and not yet in
+        # "unacked" only for the instant between the worker's BRPOP and its bookkeeping.
+        time.sleep(0.02)
 
 
 def celery_queue() -> str | None:

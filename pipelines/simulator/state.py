@@ -68,6 +68,7 @@ class Simulation:
         self.waves = 0
         self.waiting: list[int] | None = None  # categories with segmentation work, per wave
         self.settle_seconds = 0.0
+        self.settles = 0
 
     def say(self, line: str) -> None:
         if self.o.progress is not None:
@@ -79,6 +80,7 @@ class Simulation:
         return self.clients[worker.index]
 
     def settle(self) -> None:
+        self.settles += 1
         self.settle_seconds += db.settle(
             self.project.id, queue=self.o.queue, timeout=self.o.settle_timeout
         )

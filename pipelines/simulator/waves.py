@@ -27,9 +27,12 @@ QUALIFIED_PER_CATEGORY = 3
 
 def passes_run(sim: Simulation) -> None:
     """Pass after pass until no stage has work and the admin's nudge finds none either."""
+    settled = False  # each wave settles after itself; a pass after a nudge settles first
     while sim.passes < sim.o.max_passes:
         sim.passes += 1
-        sim.settle()
+        if not settled:
+            sim.settle()
+        settled = True
         open_now = db.open_tasks_by_stage(sim.project.id)
         worked = False
         for stage in STAGES:
@@ -42,8 +45,10 @@ def passes_run(sim: Simulation) -> None:
             sim.say(
                 f"pass {sim.passes}: open {db.open_tasks_by_stage(sim.project.id)}, answers {dict(sim.answers)}"
             )
-        if not worked and not nudge(sim):
-            return
+        if not worked:
+            if not nudge(sim):
+                return
+            settled = False
     raise SimulationError(f"the pipeline did not finish in {sim.o.max_passes} passes")
 
 
@@ -92,6 +97,11 @@ def wave(sim: Simulation, stage: str) -> bool:
             continue
         if stage == Stage.SEGMENTATION and not segments(sim, worker):
             continue  # never trained: the server would answer "no work for you"
+        if not db.may_get_work(sim.project, stage, worker.username):
+            # The site would answer "no work for you" (204): no request is sent.
+            if stage == Stage.SEGMENTATION:
+                trained = train(sim, worker) or trained
+            continue
         try:
             assignment = sim.client(worker).lease(stage=stage, project=sim.project.id)
         except ApiError as error:

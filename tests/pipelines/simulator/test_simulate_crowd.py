@@ -19,7 +19,10 @@ from pipelines.simulator.groundtruth import read_ground_truth
 from .conftest import COCO_TINY, small_ground_truth, start_worker
 
 # Figures that depend on the machine, not on the seed.
-TIMING = {"wall_seconds", "settle_seconds", "http_seconds", "http_requests", "project"}
+TIMING = {
+    "wall_seconds", "settle_seconds", "http_seconds", "http_requests", "http_by_endpoint",
+    "settles", "project",
+}  # fmt: skip
 FAST = ["--workers", "8", "--setting", "spotting_answers_per_task=3", "--seed", "7"]
 
 
