@@ -56,13 +56,13 @@ from annotation.models import (
 )
 from annotation.models.labeling import Spot
 from annotation.models.projects import project_setting
-from annotation.models.verification import VerificationDecision
 from annotation.models.segmentation import (
     Qualification,
     Segmentation,
     SegmentationProgress,
     TrainingAttempt,
 )
+from annotation.models.verification import VerificationDecision
 from annotation.selectors.proposals import proposal_start
 from annotation.services import task_engine
 from annotation.services.people import is_expert

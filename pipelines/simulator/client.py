@@ -8,11 +8,10 @@ import http.client
 import json
 import re
 import time
-from collections import Counter
 import uuid
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
-
 
 _NUMBERS = re.compile(r"/\d+(?=/|$)")
 

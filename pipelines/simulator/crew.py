@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
-from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
 from annotation.models import (
@@ -42,8 +42,12 @@ from pipelines.simulator.groundtruth import GroundTruth
 @dataclass
 class Crew:
     admin: SimWorker
-    expert: SimWorker
+    experts: list[SimWorker]  # the first authors references and gold
     annotators: list[SimWorker]
+
+    @property
+    def expert(self) -> SimWorker:
+        return self.experts[0]
 
 
 def simulation_project_create(*, gt: GroundTruth, name: str) -> Project:
@@ -69,10 +73,11 @@ def simulation_settings_set(*, project: Project, values: dict) -> Project:
 
 @transaction.atomic
 def simulation_crew_create(
-    *, project: Project, annotators: int, spammer_share: float, prefix: str
+    *, project: Project, annotators: int, spammer_share: float, prefix: str, experts: int = 1
 ) -> Crew:
-    """Every simulated person of a run, with an API token: an admin, an expert (references
-    and gold) and `annotators` annotators, the last round(share * n) of them spammers.
+    """Every simulated person of a run, with an API token: an admin, `experts` experts (the
+    first makes the references and gold; together they take the work no annotator may) and
+    `annotators` annotators, the last round(share * n) of them spammers.
     THE one place a simulation makes people (project membership belongs here)."""
 
     def make(role: str, name: str, index: int, spammer: bool = False) -> SimWorker:
@@ -87,7 +92,10 @@ def simulation_crew_create(
     spammers = round(spammer_share * annotators)
     return Crew(
         admin=make(WorkerProfile.Role.ADMIN, "admin", -1),
-        expert=make(WorkerProfile.Role.EXPERT, "expert", -2),
+        experts=[
+            make(WorkerProfile.Role.EXPERT, "expert" if i == 0 else f"expert{i + 1}", -2 - i)
+            for i in range(experts)
+        ],
         annotators=[
             make(WorkerProfile.Role.ANNOTATOR, f"w{i:03d}", i, spammer=i >= annotators - spammers)
             for i in range(annotators)

@@ -27,6 +27,7 @@ def project_and_crew_create(sim: Simulation) -> None:
         annotators=sim.o.workers,
         spammer_share=sim.b.spammer_share,
         prefix=f"sim{sim.project.id}",
+        experts=sim.o.experts,
     )
 
 

@@ -24,6 +24,10 @@ class Options:
     behaviour: Behaviour = field(default_factory=Behaviour)
     images_dir: Path | None = None
     gold: int = 4  # as many as one grid needs: every grid shows the same, so runs repeat
+    # Experts who take, in waves, the work no annotator may (a pair every qualified worker
+    # trained on, a grid of masks by every verifier): one wave answers several tasks
+    # before the hand-offs settle, where a lone expert needs a settle per answer.
+    experts: int = 4
     name: str | None = None
     url: str | None = None  # a running site; None starts one
     server_env: dict[str, str] | None = None  # environment of the started site

@@ -358,7 +358,7 @@ def test_already_outlined_skips_a_shaded_object_and_is_refused_far_from_any_outl
     """Defect 2 of the crowd simulator: a second worker's cross just outside a tight outline
     made a task for an object already done, and the tool offered only "no such object" or
     outlining it twice. "This object is already outlined" answers it, through the API."""
-    image, category = spot_pair(
+    image, _category = spot_pair(
         coco_project, [[(30, 30), (42, 30), (150, 50)]], make_worker, capture
     )
     segmentation_post_for_completed_spotting(project=coco_project)

@@ -40,7 +40,7 @@ def test_an_object_rejected_cap_times_is_set_aside_and_the_dashboard_says_so(
     for rejection in range(1, 4):
         (grid,) = verification_post_grids(project=coco_project, allow_partial=True)
         for voter in voters:
-            answer_grid(voter, gold_cells(grid) + [mask_cell(grid, mask)], capture)
+            answer_grid(voter, [*gold_cells(grid), mask_cell(grid, mask)], capture)
         mask.refresh_from_db()
         assert mask.status == Segmentation.Status.REJECTED
         decision = VerificationDecision.objects.get(segmentation=mask)
