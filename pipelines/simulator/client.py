@@ -9,7 +9,7 @@ import json
 import re
 import time
 import uuid
-from collections import Counter
+from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -35,7 +35,7 @@ class ApiClient:
         self.seconds = 0.0
         # Per endpoint ("POST /api/v1/assignments/N/submit/"): requests and seconds waited.
         self.by_endpoint: Counter[str] = Counter()
-        self.seconds_by_endpoint: Counter[str] = Counter()
+        self.seconds_by_endpoint: defaultdict[str, float] = defaultdict(float)
         self._connection: http.client.HTTPConnection | None = None
 
     def _connect(self) -> http.client.HTTPConnection:

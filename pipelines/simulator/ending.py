@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 
 from pipelines.simulator import crew as db
 from pipelines.simulator import report as scoring
@@ -74,8 +74,10 @@ def dataset_export(sim: Simulation) -> dict:
 def _by_endpoint(sim: Simulation) -> dict[str, list[float]]:
     """Requests and seconds waited per endpoint, most time first (where a run's time goes)."""
     count: Counter[str] = Counter()
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     for client in sim.clients.values():
         count.update(client.by_endpoint)
-        seconds.update(client.seconds_by_endpoint)
-    return {k: [count[k], round(seconds[k], 1)] for k, _ in seconds.most_common()}
+        for endpoint, waited in client.seconds_by_endpoint.items():
+            seconds[endpoint] += waited
+    ranked = sorted(seconds, key=lambda endpoint: -seconds[endpoint])
+    return {k: [count[k], round(seconds[k], 1)] for k in ranked}
