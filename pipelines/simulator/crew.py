@@ -34,6 +34,7 @@ from annotation.services import task_engine
 from annotation.services.membership import membership_add
 from annotation.services.people import profile_for, worker_create
 from annotation.services.projects import project_create
+from pipelines.simulator import handoff_count
 from pipelines.simulator.behaviour import SimWorker
 from pipelines.simulator.groundtruth import GroundTruth
 
@@ -161,16 +162,21 @@ def _queue_busy(queue: str) -> bool:
 def settle(project_id: int, *, queue: str | None, timeout: float = 600.0) -> float:
     """Wait until every hand-off of the project has run: no complete task whose completion
     rule has not recorded its result and, when the site hands work to a Celery worker
-    through `queue` (None: tasks run inside the requests), that queue empty and the
-    database unchanged over two looks. Returns the seconds waited."""
+    through `queue` (None: tasks run inside the requests), as many hand-offs of the queue
+    finished as were sent (pipelines/simulator/handoff_count.py, when the site counts them),
+    or else the queue empty, nothing unacknowledged and the database unchanged over two
+    looks 0.1 s apart. Returns the seconds waited."""
     start = time.monotonic()
     previous = None
     while True:
         pending = Task.objects.filter(
             project_id=project_id, status=Task.Status.COMPLETE, result__isnull=True
         ).exists()
-        if queue is None:
-            if not pending:
+        # The site counts its hand-offs once it has sent one (None: it does not count).
+        counted = handoff_count.counters(queue) if queue is not None else None
+        if queue is None or counted is not None:
+            published, finished = counted or (0, 0)
+            if not pending and finished >= published:
                 return time.monotonic() - start
         else:
             state = (
@@ -186,9 +192,9 @@ def settle(project_id: int, *, queue: str | None, timeout: float = 600.0) -> flo
             previous = state
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"the pipeline did not settle within {timeout:.0f} s")
-        # Two equal looks a moment apart: a message is out of the list and not yet in
-        # "unacked" only for the instant between the worker's BRPOP and its bookkeeping.
-        time.sleep(0.02)
+        # A message is out of the list and not yet in "unacked" for an instant between
+        # the worker's BRPOP and its bookkeeping: without counters, look twice.
+        time.sleep(0.01 if queue is None or counted is not None else 0.1)
 
 
 def celery_queue() -> str | None:
