@@ -50,7 +50,7 @@ def counters(queue: str) -> tuple[int, int] | None:
 def _published(routing_key: str | None = None, **_: Any) -> None:
     queue = counted_queue()
     if queue is not None and routing_key == queue:
-        _redis(settings.CELERY_BROKER_URL).incr(f"{queue}:published")
+        _count(f"{queue}:published")
 
 
 @task_postrun.connect
@@ -60,4 +60,12 @@ def _finished(task: Any = None, **_: Any) -> None:
         return
     info = getattr(task.request, "delivery_info", None) or {}
     if info.get("routing_key") == queue:
-        _redis(settings.CELERY_BROKER_URL).incr(f"{queue}:finished")
+        _count(f"{queue}:finished")
+
+
+def _count(key: str) -> None:
+    """Add one; the counters of a finished run expire a day after their last hand-off."""
+    pipe = _redis(settings.CELERY_BROKER_URL).pipeline()
+    pipe.incr(key)
+    pipe.expire(key, 86_400)
+    pipe.execute()
