@@ -128,6 +128,11 @@ _DECLARED = [
     _d("segmentation_max_instances", "segmentation", "int", 10,
        "Instances outlined per (photo, category) before the rest go to crowd painting.",
        "§2.4.3: 10-15 per category and image", 1, 100),
+    _d("segmentation_max_rejected_outlines", "segmentation", "int", 5,
+       "Outlines of one object verification may reject before the object is set aside for "
+       "the admin (dashboard) instead of going back to the pool.",
+       "crowd simulator (issue 12): an object whose outlines keep failing looped forever",
+       1, 100),
     _d("segmentation_max_vertices", "segmentation", "int", 2000,
        "Vertices an outline may have, all parts together.", "", 3, 100000),
     _d("segmentation_min_area", "segmentation", "float", 2.0,

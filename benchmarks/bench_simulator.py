@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -56,6 +57,7 @@ def run(gt: Path, replicate: int, extra: list[str], redis: str | None) -> dict:
         )  # fmt: skip
     out = Path(var) / "report.json"
     started = time.monotonic()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         subprocess.run(
             [*manage, "simulate_crowd", "--gt", str(gt), "--replicate", str(replicate),
@@ -68,6 +70,13 @@ def run(gt: Path, replicate: int, extra: list[str], redis: str | None) -> dict:
             worker.wait(timeout=60)
     report = json.loads(out.read_text())
     report["bench_wall_seconds"] = round(time.monotonic() - started, 1)
+    # CPU seconds of the simulator, the site (gunicorn) and the Celery worker together
+    # (PostgreSQL and Redis aside): what the run costs whatever else the machine does. On
+    # an idle machine the wall time is about this, as the requests go one after another.
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    report["cpu_seconds"] = round(
+        (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime), 1
+    )
     with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
     return report
@@ -80,7 +89,7 @@ def row(report: dict) -> str:
         f"| {report['worker_hours']['total']:.1f} | {report['category_recall']:.3f} "
         f"| {report['crowd_aware_instance_recall']:.3f} | {report['median_mask_iou']:.3f} "
         f"| {report['ap']:.3f} | {report['lost_answers']} | {report['duplicate_annotations']} "
-        f"| {report['wall_seconds']:.0f} |"
+        f"| {report['wall_seconds']:.0f} | {report['cpu_seconds']:.0f} | {report['http_requests']} |"
     )
 
 
@@ -93,8 +102,8 @@ def main() -> None:
     parser.add_argument("rest", nargs=argparse.REMAINDER, help="more simulate_crowd options")
     args = parser.parse_args()
     print("| images | instances | answers | worker-h | cat. recall | crowd-aware inst. recall "
-          "| median IoU | AP | lost | dup. ann. | wall s |")  # fmt: skip
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| median IoU | AP | lost | dup. ann. | wall s | CPU s | HTTP requests |")  # fmt: skip
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     extra = [a for a in args.rest if a != "--"]
     for copies in args.replicate or [1]:
         report = run(args.gt, copies, extra, args.redis)

@@ -36,6 +36,7 @@ from annotation.models import (
     WorkerProfile,
 )
 from annotation.models.projects import project_setting
+from annotation.models.verification import VerificationDecision
 from annotation.selectors.marketplace import MTurkCost, mturk_costs
 from annotation.stage_settings import stored_settings_problems
 
@@ -248,6 +249,21 @@ def pipeline_warnings(project: Project, now: datetime | None = None) -> list[War
                     f"No qualification reference for {', '.join(missing)}: nobody can train on "
                     "these categories, so their segmentation tasks wait.",
                     "segmentation-expert", "Outline a reference")
+        )  # fmt: skip
+    set_aside = VerificationDecision.objects.filter(
+        segmentation__image__project=project,
+        outcome=VerificationDecision.Outcome.REJECTED,
+        requeued_task__isnull=True,
+    ).count()
+    if set_aside:
+        cap = project_setting(project, "segmentation_max_rejected_outlines")
+        warnings.append(
+            Warning("set_aside",
+                    f"{set_aside} object{'s were' if set_aside != 1 else ' was'} set aside after "
+                    f"{cap} rejected outlines each (segmentation_max_rejected_outlines): look at "
+                    "them (the decisions whose reason says 'set aside') and outline them yourself "
+                    "or leave them out.",
+                    "admin:annotation_verificationdecision_changelist", "See the rejected outlines")
         )  # fmt: skip
     pending = segmentations.filter(status=Segmentation.Status.PENDING)
     in_grid = Task.objects.filter(

@@ -36,8 +36,10 @@ def is_expert(user: User) -> bool:
 
 
 @transaction.atomic
-def worker_create(*, username: str, password: str, role: str, email: str = "") -> User:
-    """Create a person with a role. Admins are Django staff so they can use the admin."""
+def worker_create(*, username: str, password: str | None, role: str, email: str = "") -> User:
+    """Create a person with a role. Admins are Django staff so they can use the admin.
+    `password=None`: an account that cannot sign in with a password (API token only, as the
+    crowd simulator's people; hashing a password costs about half a second of CPU)."""
     if role not in Role.values:
         raise DomainError(f"role must be one of {', '.join(Role.values)}, not {role!r}")
     if User.objects.filter(username=username).exists():

@@ -17,11 +17,22 @@ bottom.
        {"polygons": [[x1, y1, x2, y2, ...], ...], "vertices": n, "edits": n}
        {"no_such_object": true}        a false positive of the earlier stages
        {"all_segmented": true}         every instance of the category is already outlined
+       {"already_outlined": true}      the object under the spot is outlined already (a
+                                       second worker's cross just outside a tight outline):
+                                       accepted only when a live outline of the category
+                                       passes within SPOT_TOLERANCE_PX of the spot; nothing
+                                       is stored and the pair moves on (defect 2 found by
+                                       the crowd simulator: the tool offered only "no such
+                                       object", wrong data, or outlining it twice)
    The outline is normalised by annotation.geometry (repaired, clipped, area and box as the
    released COCO files have them) and must cover the task's spot. The task payload may carry
    `suggested` polygons (from a model, later) that the editor starts from.
 5. Aggregation (one answer): an outline becomes a pending Segmentation for verification;
    "all segmented" closes the pair; then the next task of the pair is posted.
+6. Rejected outlines: verification puts the object back into the pool
+   (`segmentation_requeue`) until `segmentation_max_rejected_outlines` (5) of its outlines
+   were rejected; then it is set aside for the admin (pipeline dashboard) instead of
+   looping, and its pair moves on.
 """
 
 from __future__ import annotations
@@ -51,6 +62,7 @@ from annotation.models.segmentation import (
     SegmentationProgress,
     TrainingAttempt,
 )
+from annotation.models.verification import VerificationDecision
 from annotation.selectors.proposals import proposal_start
 from annotation.services import task_engine
 from annotation.services.people import is_expert
@@ -61,10 +73,17 @@ MAX_INSTANCES = 10  # thesis §2.4.3: 10-15 per category and image, then crowd p
 # How far (image pixels) an outline may miss its spot: a cross placed on the object's edge.
 SPOT_TOLERANCE_PX = 10.0
 LIVE_MASKS = [Segmentation.Status.PENDING, Segmentation.Status.ACCEPTED]
+# Rejected outlines of one object before it is set aside for the admin (see
+# segmentation_requeue); 5 rejections in a row is a hard or ambiguous object, not bad luck.
+MAX_REJECTED_OUTLINES = 5
 
 
 def max_instances_for(project: Project) -> int:
     return project_setting(project, "segmentation_max_instances", MAX_INSTANCES)
+
+
+def max_rejected_outlines_for(project: Project) -> int:
+    return project_setting(project, "segmentation_max_rejected_outlines", MAX_REJECTED_OUTLINES)
 
 
 def live_masks(image: Image, category: Category) -> QuerySet[Segmentation]:
@@ -163,15 +182,36 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
         )
 
 
-def segmentation_requeue(*, segmentation: Segmentation) -> Task:
+def rejected_outlines_of(instance_id: int) -> int:
+    """Outlines of one object that verification's votes rejected (discards of a blocked
+    author's masks are not the object's fault and do not count)."""
+    return VerificationDecision.objects.filter(
+        segmentation__instance_id=instance_id,
+        outcome=VerificationDecision.Outcome.REJECTED,
+    ).count()
+
+
+def segmentation_requeue(*, segmentation: Segmentation, rejected: bool = True) -> Task | None:
     """Put a rejected or discarded mask's instance back into the pool (called by
     verification): a segmentation task for the same instance and spot (thesis: "the corresponding instance added back to the
-    pool of unsegmented objects"). An open task for the instance is reused."""
+    pool of unsegmented objects"). An open task for the instance is reused.
+
+    The cap (defect 1 of the crowd simulator: an object whose outlines keep failing went back
+    to the pool without end): when the votes have rejected `segmentation_max_rejected_outlines`
+    outlines of the object, this one included (`rejected`; discards of a blocked author do
+    not count), it is SET ASIDE instead: no task, None returned; the verification decision
+    records it with no re-queued task and the pipeline dashboard lists it for the admin
+    (selectors/pipeline.py, "set_aside"). The pair then moves on to its other spots."""
     open_task = Task.objects.filter(
         stage=Stage.SEGMENTATION, instance_id=segmentation.instance_id, status=Task.Status.OPEN
     ).first()
     if open_task is not None:
         return open_task
+    if rejected:
+        cap = max_rejected_outlines_for(segmentation.image.project)
+        # The decision of this mask is written after this call: count it here.
+        if rejected_outlines_of(segmentation.instance_id) + 1 >= cap:
+            return None
     original = segmentation.task
     return task_engine.task_post(
         project=original.project,
@@ -280,6 +320,14 @@ def _near_spot(polygons: list[list[float]], x: float, y: float) -> bool:
     return geometry.OutlineShape(polygons).near(x, y, SPOT_TOLERANCE_PX)
 
 
+def _outlined_near(image: Image, category: Category, spot: dict) -> bool:
+    """A live outline (pending or accepted) of the category passes near the spot."""
+    return any(
+        geometry.OutlineShape(polygons).near(spot["x"], spot["y"], SPOT_TOLERANCE_PX)
+        for polygons in live_masks(image, category).values_list("polygons", flat=True)
+    )
+
+
 def validate_segmentation_answer(task: Task, answer: Any) -> dict:
     """An outline around the task's spot, or one of the two explicit answers."""
     if not isinstance(answer, dict):
@@ -291,11 +339,15 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
         "vertices": _effort_count(answer, "vertices"),
         "edits": _effort_count(answer, "edits"),
     }
-    kinds = [k for k in ("polygons", "no_such_object", "all_segmented") if answer.get(k)]
+    kinds = [
+        k
+        for k in ("polygons", "no_such_object", "all_segmented", "already_outlined")
+        if answer.get(k)
+    ]
     if len(kinds) != 1:
         raise AnswerInvalid(
-            "send exactly one of: an outline, 'there is no such object' or "
-            "'all instances are already segmented'"
+            "send exactly one of: an outline, 'there is no such object', "
+            "'all instances are already segmented' or 'this object is already outlined'"
         )
     name = task.category.name if task.category is not None else "object"
     if kinds[0] == "no_such_object":
@@ -306,6 +358,14 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
     image = task.image
     if image is None:
         raise AnswerInvalid("this task has no image to outline anything in")
+    if kinds[0] == "already_outlined":
+        spot = task.payload.get("spot")
+        if task.category is None or not spot or not _outlined_near(image, task.category, spot):
+            raise AnswerInvalid(
+                f"no outline of a {name} is near the red spot: outline the {name}, or say "
+                "there is no such object"
+            )
+        return {"already_outlined": True, **effort}
     outline = geometry.normalise_polygons(
         answer["polygons"],
         width=image.width,
@@ -376,6 +436,8 @@ def on_segmentation_complete(task: Task) -> None:
             outcome = "segmented"
         elif answer.get("no_such_object"):
             outcome = "no_such_object"
+        elif answer.get("already_outlined"):
+            outcome = "already_outlined"
         else:
             outcome = "all_segmented"
             _stop(

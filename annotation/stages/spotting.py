@@ -10,7 +10,13 @@
    "There is none" is evidence that labeling gave a false positive.
 3. Aggregation: every cross is kept with its worker (Spot rows). No merging here: the
    segmentation stage de-duplicates by mask coverage (a spot inside an accepted mask is
-   done).
+   done). EXCEPT when most answers say "there is none": when more than half of the counted
+   answers said "there is none", no cross of the task is kept, so the pair posts no
+   segmentation work (`result["majority_said_none"]`). Why: a worker who sees an object
+   marks it, so a majority of "none" means labeling's "present" was most likely a false
+   positive, and the lone crosses beside it are a spammer's random clicks or a mistake
+   (the crowd simulator found such a cross becoming an outlining task for an object that is
+   not there). A tie keeps the crosses: an object half the workers saw is worth outlining.
 4. Next: after the commit, the `spots_ready` signal (annotation/events.py) asks the
    segmentation stage to post work for the new spots; it reads the candidates with
    `spots_for(image, category)`.
@@ -116,7 +122,10 @@ def on_spotting_complete(task: Task) -> None:
         if task.status != Task.Status.COMPLETE:
             return
         counted = list(task.assignments.filter(status=Assignment.Status.SUBMITTED))
-        Spot.objects.filter(task=task).exclude(assignment__in=counted).delete()
+        none_votes = sum(1 for a in counted if (a.answer or {}).get("none"))
+        majority_said_none = none_votes * 2 > len(counted)
+        kept = [] if majority_said_none else counted
+        Spot.objects.filter(task=task).exclude(assignment__in=kept).delete()
         already = set(Spot.objects.filter(task=task).values_list("assignment_id", flat=True))
         # A spotting task is posted for one (image, category) pair; an answered slot has its worker.
         image_id, category_id = task.image_id, task.category_id
@@ -132,17 +141,18 @@ def on_spotting_complete(task: Task) -> None:
                 y=spot["y"],
                 rank=rank,
             )
-            for assignment in counted
+            for assignment in kept
             if assignment.id not in already and (worker_id := assignment.worker_id) is not None
             for rank, spot in enumerate((assignment.answer or {}).get("spots", []))
         )
-        none_votes = sum(1 for a in counted if (a.answer or {}).get("none"))
         task.result = {
             "answers": len(counted),
             "none_votes": none_votes,
             "spots": Spot.objects.filter(task=task).count(),
             # Every worker said "there is none": most likely a labeling false positive.
             "all_said_none": bool(counted) and none_votes == len(counted),
+            # Most said so: the other answers' crosses are not kept (section 3 above).
+            "majority_said_none": majority_said_none,
         }
         task.save(update_fields=["result"])
         # Next (§2.4.3): the new spots go to segmentation; posting there is idempotent.

@@ -29,11 +29,6 @@ def free_after_wave(sim: Simulation, assignment: dict) -> int:
     return db.free_slots_of(assignment["task"]["id"])
 
 
-def task_answer(sim: Simulation, stage: str, worker: SimWorker, assignment: dict) -> bool:
-    """Answer a leased task (True), or skip it and give it back (False)."""
-    return send(sim, stage, worker, assignment, prepare_answer(sim, stage, worker, assignment))
-
-
 def prepare_answer(
     sim: Simulation, stage: str, worker: SimWorker, assignment: dict
 ) -> tuple[Any, float] | None:

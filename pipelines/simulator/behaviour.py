@@ -29,7 +29,12 @@ from PIL import ImageFilter
 from pycocotools import mask as mask_utils
 from shapely.geometry import Point, Polygon
 
+from annotation.geometry import OutlineShape
 from pipelines.simulator.groundtruth import GtImage, GtInstance
+
+# How far a shaded outline may pass from a spot for "already outlined" (the segmentation
+# stage's SPOT_TOLERANCE_PX; annotation/stages/segmentation.py).
+SPOT_TOLERANCE_PX = 10.0
 
 SPOT_TOLERANCE_PX = 10.0
 # Workers zoom in on small objects (docs/annotator/segmentation.md): an object smaller than
@@ -308,8 +313,11 @@ def segmentation_answer(
     if is_outlined(inst):
         if all(is_outlined(other) for other in image.of_category(category_id, crowd=False)):
             return {"all_segmented": True}, thinking_seconds(rng, 6, False), "all_outlined"
-        # The spot's object is already shaded, others are not: no answer fits; the worker
-        # says there is no (new) object here.
+        # The spot's object is already shaded, others are not: "already outlined" (the
+        # site accepts it when a shaded outline passes near the spot; otherwise the worker
+        # says there is no (new) object here).
+        if any(_near(p, spot["x"], spot["y"]) for p in outlined):
+            return {"already_outlined": True}, thinking_seconds(rng, 5, False), "already_outlined"
         return {"no_such_object": True}, thinking_seconds(rng, 6, False), "spot_on_outlined_object"
     polygons = outline_of(rng, image, inst, b)
     vertices = sum(len(p) // 2 for p in polygons)
@@ -318,6 +326,11 @@ def segmentation_answer(
         thinking_seconds(rng, 8 + 1.2 * vertices, False),
         "outlined",
     )
+
+
+def _near(polygons: list[list[float]], x: float, y: float) -> bool:
+    """The site's own test for "already outlined" (a shaded outline near the spot)."""
+    return OutlineShape(polygons).near(x, y, SPOT_TOLERANCE_PX)
 
 
 def training_answer(

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 import uuid
+from collections import Counter, defaultdict
 from typing import Any
 from urllib.parse import urlsplit
+
+_NUMBERS = re.compile(r"/\d+(?=/|$)")
 
 
 class ApiError(Exception):
@@ -29,6 +33,9 @@ class ApiClient:
         self.timeout = timeout
         self.requests = 0
         self.seconds = 0.0
+        # Per endpoint ("POST /api/v1/assignments/N/submit/"): requests and seconds waited.
+        self.by_endpoint: Counter[str] = Counter()
+        self.seconds_by_endpoint: defaultdict[str, float] = defaultdict(float)
         self._connection: http.client.HTTPConnection | None = None
 
     def _connect(self) -> http.client.HTTPConnection:
@@ -61,8 +68,12 @@ class ApiClient:
                 connection.request(method, path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read()
+                waited = time.monotonic() - began
                 self.requests += 1
-                self.seconds += time.monotonic() - began
+                self.seconds += waited
+                endpoint = f"{method} {_NUMBERS.sub('/N', path.split('?')[0])} {response.status}"
+                self.by_endpoint[endpoint] += 1
+                self.seconds_by_endpoint[endpoint] += waited
                 if response.getheader("Connection", "").lower() == "close":
                     self.close()
                 return response.status, data

@@ -9,12 +9,13 @@ started that site itself or was pointed at one with --url.
 
 from __future__ import annotations
 
-import secrets
+import functools
 import time
 from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Q
 from rest_framework.authtoken.models import Token
@@ -29,9 +30,11 @@ from annotation.models import (
 )
 from annotation.models.segmentation import Segmentation, TrainingAttempt
 from annotation.models.verification import CrowdPainting, GridCell
+from annotation.services import task_engine
 from annotation.services.membership import membership_add
-from annotation.services.people import worker_create
+from annotation.services.people import profile_for, worker_create
 from annotation.services.projects import project_create
+from pipelines.simulator import handoff_count
 from pipelines.simulator.behaviour import SimWorker
 from pipelines.simulator.groundtruth import GroundTruth
 
@@ -39,8 +42,12 @@ from pipelines.simulator.groundtruth import GroundTruth
 @dataclass
 class Crew:
     admin: SimWorker
-    expert: SimWorker
+    experts: list[SimWorker]  # the first authors references and gold
     annotators: list[SimWorker]
+
+    @property
+    def expert(self) -> SimWorker:
+        return self.experts[0]
 
 
 def simulation_project_create(*, gt: GroundTruth, name: str) -> Project:
@@ -66,16 +73,16 @@ def simulation_settings_set(*, project: Project, values: dict) -> Project:
 
 @transaction.atomic
 def simulation_crew_create(
-    *, project: Project, annotators: int, spammer_share: float, prefix: str
+    *, project: Project, annotators: int, spammer_share: float, prefix: str, experts: int = 1
 ) -> Crew:
-    """Every simulated person of a run, with an API token: an admin, an expert (references
-    and gold) and `annotators` annotators, the last round(share * n) of them spammers.
+    """Every simulated person of a run, with an API token: an admin, `experts` experts (the
+    first makes the references and gold; together they take the work no annotator may) and
+    `annotators` annotators, the last round(share * n) of them spammers.
     THE one place a simulation makes people (project membership belongs here)."""
 
     def make(role: str, name: str, index: int, spammer: bool = False) -> SimWorker:
-        user = worker_create(
-            username=f"{prefix}-{name}", password=secrets.token_urlsafe(16), role=role
-        )
+        # Token only: no password to hash (half a second of CPU per person).
+        user = worker_create(username=f"{prefix}-{name}", password=None, role=role)
         token = Token.objects.create(user=user)
         if role != WorkerProfile.Role.ADMIN:  # admins see every project; the others join it
             membership_add(project=project, user=user, role=role)
@@ -84,7 +91,10 @@ def simulation_crew_create(
     spammers = round(spammer_share * annotators)
     return Crew(
         admin=make(WorkerProfile.Role.ADMIN, "admin", -1),
-        expert=make(WorkerProfile.Role.EXPERT, "expert", -2),
+        experts=[
+            make(WorkerProfile.Role.EXPERT, "expert" if i == 0 else f"expert{i + 1}", -2 - i)
+            for i in range(experts)
+        ],
         annotators=[
             make(WorkerProfile.Role.ANNOTATOR, f"w{i:03d}", i, spammer=i >= annotators - spammers)
             for i in range(annotators)
@@ -114,13 +124,36 @@ def free_slots(project_id: int, stage: str) -> int:
     ).count()
 
 
+def may_get_work(project: Project, stage: str, username: str) -> bool:
+    """False when POST /api/v1/tasks/next/ would surely answer "no work for you" (204): no
+    free slot of an open task this person may take, asked of the task engine's own selector
+    (`task_engine.tasks_open_to`). The driver then sends no lease, as a tool that shows
+    "nothing for you now" sends none; it changes no outcome, only spares the request.
+    A blocked person is sent (the site answers 403 and the driver notes it)."""
+    user = _user(username)
+    if profile_for(user).blocked:
+        return True
+    tasks = task_engine.tasks_open_to(user, stage, project)
+    return Assignment.objects.filter(status=Assignment.Status.FREE, task__in=tasks).exists()
+
+
+@functools.cache
+def _user(username: str) -> User:
+    return User.objects.get(username=username)
+
+
 def free_slots_of(task_id: int) -> int:
     return Assignment.objects.filter(task_id=task_id, status=Assignment.Status.FREE).count()
 
 
+@functools.cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
 def _queue_busy(queue: str) -> bool:
     """Messages waiting in, or taken but not yet acknowledged from, a Redis queue."""
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    client = _redis(settings.CELERY_BROKER_URL)
     if client.llen(queue):
         return True
     return any(f'"{queue}"'.encode() in raw for raw in client.hvals("unacked"))
@@ -129,16 +162,21 @@ def _queue_busy(queue: str) -> bool:
 def settle(project_id: int, *, queue: str | None, timeout: float = 600.0) -> float:
     """Wait until every hand-off of the project has run: no complete task whose completion
     rule has not recorded its result and, when the site hands work to a Celery worker
-    through `queue` (None: tasks run inside the requests), that queue empty and the
-    database unchanged over two looks. Returns the seconds waited."""
+    through `queue` (None: tasks run inside the requests), as many hand-offs of the queue
+    finished as were sent (pipelines/simulator/handoff_count.py, when the site counts them),
+    or else the queue empty, nothing unacknowledged and the database unchanged over two
+    looks 0.1 s apart. Returns the seconds waited."""
     start = time.monotonic()
     previous = None
     while True:
         pending = Task.objects.filter(
             project_id=project_id, status=Task.Status.COMPLETE, result__isnull=True
         ).exists()
-        if queue is None:
-            if not pending:
+        # The site counts its hand-offs once it has sent one (None: it does not count).
+        counted = handoff_count.counters(queue) if queue is not None else None
+        if queue is None or counted is not None:
+            published, finished = counted or (0, 0)
+            if not pending and finished >= published:
                 return time.monotonic() - start
         else:
             state = (
@@ -154,7 +192,9 @@ def settle(project_id: int, *, queue: str | None, timeout: float = 600.0) -> flo
             previous = state
         if time.monotonic() - start > timeout:
             raise TimeoutError(f"the pipeline did not settle within {timeout:.0f} s")
-        time.sleep(0.05 if queue is None else 0.1)
+        # A message is out of the list and not yet in "unacked" for an instant between
+        # the worker's BRPOP and its bookkeeping: without counters, look twice.
+        time.sleep(0.01 if queue is None or counted is not None else 0.1)
 
 
 def celery_queue() -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter, defaultdict
 
 from pipelines.simulator import crew as db
 from pipelines.simulator import report as scoring
@@ -34,6 +35,8 @@ def run_report(sim: Simulation, *, export: dict, started: float) -> dict:
             "http_requests": sum(c.requests for c in sim.clients.values()),
             "http_seconds": round(sum(c.seconds for c in sim.clients.values()), 1),
             "project": sim.project.id,
+            "http_by_endpoint": _by_endpoint(sim),
+            "settles": sim.settles,
             "images": len(sim.gt.images),
             "gt_instances": sim.gt.instance_count,
             "workers": sim.o.workers,
@@ -66,3 +69,15 @@ def dataset_export(sim: Simulation) -> dict:
     if status != 200:
         raise SimulationError(f"export file: HTTP {status}")
     return json.loads(raw)
+
+
+def _by_endpoint(sim: Simulation) -> dict[str, list[float]]:
+    """Requests and seconds waited per endpoint, most time first (where a run's time goes)."""
+    count: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
+    for client in sim.clients.values():
+        count.update(client.by_endpoint)
+        for endpoint, waited in client.seconds_by_endpoint.items():
+            seconds[endpoint] += waited
+    ranked = sorted(seconds, key=lambda endpoint: -seconds[endpoint])
+    return {k: [count[k], round(seconds[k], 1)] for k in ranked}

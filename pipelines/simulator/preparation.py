@@ -5,10 +5,12 @@ the admin posts the labeling tasks."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 from shapely.geometry import Polygon
 
 from pipelines.simulator import crew as db
+from pipelines.simulator.client import ApiClient
 from pipelines.simulator.groundtruth import GtImage, GtInstance
 from pipelines.simulator.pictures import photo_bytes
 from pipelines.simulator.state import Simulation, SimulationError
@@ -27,6 +29,7 @@ def project_and_crew_create(sim: Simulation) -> None:
         annotators=sim.o.workers,
         spammer_share=sim.b.spammer_share,
         prefix=f"sim{sim.project.id}",
+        experts=sim.o.experts,
     )
 
 
@@ -34,21 +37,11 @@ def site_prepare(sim: Simulation) -> None:
     """Over HTTP: photos uploaded, references and gold added, labeling posted."""
     admin, expert = sim.client(sim.crew.admin), sim.client(sim.crew.expert)
     pk = sim.project.id
-    for image in sim.gt.images:
-        status, body = admin.upload(
-            f"/api/v1/projects/{pk}/images/",
-            image.file_name,
-            photo_bytes(image, sim.o.images_dir),
-            {"license_name": "simulation"},
-        )
-        if status != 201:
-            raise SimulationError(f"image {image.file_name} was refused: {body}")
-        if (body["width"], body["height"]) != (image.width, image.height):
-            raise SimulationError(
-                f"{image.file_name} is {body['width']}x{body['height']}, the ground truth "
-                f"says {image.width}x{image.height}"
-            )
-        sim.image_of[body["id"]] = image
+    # The pictures are drawn two at a time ahead of the uploads, which go in order.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        photos = pool.map(lambda image: photo_bytes(image, sim.o.images_dir), sim.gt.images)
+        for image, photo in zip(sim.gt.images, photos, strict=True):
+            _upload(sim, admin, image, photo)
     sim.server_id = {gt.id: sid for sid, gt in sim.image_of.items()}
     sim.say(f"{len(sim.image_of)} images uploaded")
     panel = admin.get(f"/api/v1/labeling/projects/{pk}/panel/")
@@ -111,6 +104,23 @@ def site_prepare(sim: Simulation) -> None:
     sim.say(
         f"{sum(len(chosen) for chosen in largest.values())} references, {min(sim.o.gold, len(ranked))} gold items, labeling posted"
     )
+
+
+def _upload(sim: Simulation, admin: ApiClient, image: GtImage, photo: bytes) -> None:
+    status, body = admin.upload(
+        f"/api/v1/projects/{sim.project.id}/images/",
+        image.file_name,
+        photo,
+        {"license_name": "simulation"},
+    )
+    if status != 201:
+        raise SimulationError(f"image {image.file_name} was refused: {body}")
+    if (body["width"], body["height"]) != (image.width, image.height):
+        raise SimulationError(
+            f"{image.file_name} is {body['width']}x{body['height']}, the ground truth "
+            f"says {image.width}x{image.height}"
+        )
+    sim.image_of[body["id"]] = image
 
 
 def _inside(inst: GtInstance) -> tuple[float, float]:

@@ -40,8 +40,11 @@ def _die_with_parent() -> None:
 
 
 @contextmanager
-def local_server(env: dict[str, str] | None = None, threads: int = 4) -> Iterator[str]:
-    """Start gunicorn on 127.0.0.1:<free port>, yield its base URL, stop it after."""
+def local_server(
+    env: dict[str, str] | None = None, threads: int = 4, processes: int = 2
+) -> Iterator[str]:
+    """Start gunicorn on 127.0.0.1:<free port>, yield its base URL, stop it after.
+    Two processes: answers sent at the same time are served on both cores."""
     port = free_port()
     environment = {**os.environ, **(env or {})}
     environment.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
@@ -53,8 +56,11 @@ def local_server(env: dict[str, str] | None = None, threads: int = 4) -> Iterato
     log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "config.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", str(threads),
-         "--worker-class", "gthread", "--timeout", "300", "--log-level", "warning"],
+         "--bind", f"127.0.0.1:{port}", "--workers", str(processes), "--threads", str(threads),
+         "--worker-class", "gthread", "--timeout", "300", "--log-level", "warning",
+         # Each simulated person keeps one connection; gunicorn's 2 s default would close
+         # it between a person's requests and every request would connect anew.
+         "--keep-alive", "120"],
         cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT,
         preexec_fn=_die_with_parent,
     )  # fmt: skip

@@ -24,6 +24,10 @@ class Options:
     behaviour: Behaviour = field(default_factory=Behaviour)
     images_dir: Path | None = None
     gold: int = 4  # as many as one grid needs: every grid shows the same, so runs repeat
+    # Experts who take, in waves, the work no annotator may (a pair every qualified worker
+    # trained on, a grid of masks by every verifier): one wave answers several tasks
+    # before the hand-offs settle, where a lone expert needs a settle per answer.
+    experts: int = 4
     name: str | None = None
     url: str | None = None  # a running site; None starts one
     server_env: dict[str, str] | None = None  # environment of the started site
@@ -68,6 +72,7 @@ class Simulation:
         self.waves = 0
         self.waiting: list[int] | None = None  # categories with segmentation work, per wave
         self.settle_seconds = 0.0
+        self.settles = 0
 
     def say(self, line: str) -> None:
         if self.o.progress is not None:
@@ -79,6 +84,7 @@ class Simulation:
         return self.clients[worker.index]
 
     def settle(self) -> None:
+        self.settles += 1
         self.settle_seconds += db.settle(
             self.project.id, queue=self.o.queue, timeout=self.o.settle_timeout
         )

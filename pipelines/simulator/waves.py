@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from annotation.models import Stage
 from pipelines.simulator import crew as db
-from pipelines.simulator.answering import free_after_wave, prepare_answer, send, task_answer
+from pipelines.simulator.answering import free_after_wave, prepare_answer, send
 from pipelines.simulator.behaviour import SimWorker, rng_for, training_answer
 from pipelines.simulator.client import ApiError
 from pipelines.simulator.state import Simulation, SimulationError
@@ -27,9 +27,12 @@ QUALIFIED_PER_CATEGORY = 3
 
 def passes_run(sim: Simulation) -> None:
     """Pass after pass until no stage has work and the admin's nudge finds none either."""
+    settled = False  # each wave settles after itself; a pass after a nudge settles first
     while sim.passes < sim.o.max_passes:
         sim.passes += 1
-        sim.settle()
+        if not settled:
+            sim.settle()
+        settled = True
         open_now = db.open_tasks_by_stage(sim.project.id)
         worked = False
         for stage in STAGES:
@@ -42,8 +45,10 @@ def passes_run(sim: Simulation) -> None:
             sim.say(
                 f"pass {sim.passes}: open {db.open_tasks_by_stage(sim.project.id)}, answers {dict(sim.answers)}"
             )
-        if not worked and not nudge(sim):
-            return
+        if not worked:
+            if not nudge(sim):
+                return
+            settled = False
     raise SimulationError(f"the pipeline did not finish in {sim.o.max_passes} passes")
 
 
@@ -59,25 +64,26 @@ def nudge(sim: Simulation) -> bool:
     if crowd["posted"]:
         sim.nudges["crowd_tasks_posted_by_admin"] += crowd["posted"]
         return True
-    # Work no annotator may take (a category without a reference to train on, a grid
-    # whose masks are by every eligible verifier): the expert does it.
+    # Work no annotator may take (a pair every qualified annotator trained on, a grid
+    # whose masks are by every eligible verifier): the experts do it, in waves.
     done = False
-    expert = sim.crew.expert
     for stage in (Stage.SEGMENTATION, Stage.VERIFICATION, Stage.CROWD):
         for _ in range(1000):
-            assignment = sim.client(expert).lease(stage=stage, project=pk)
-            if assignment is None or not task_answer(sim, stage, expert, assignment):
+            answered = wave(sim, stage, experts=True)
+            if not answered:
                 break
-            sim.nudges[f"expert_{stage}"] += 1
+            sim.nudges[f"expert_{stage}"] += answered
             done = True
             sim.settle()
     return done
 
 
-def wave(sim: Simulation, stage: str) -> bool:
-    """One wave of a stage: leases in a seeded order, then the answers; True if any went in."""
+def wave(sim: Simulation, stage: str, experts: bool = False) -> int:
+    """One wave of a stage: leases in a seeded order, then the answers. Returns how many
+    answers went in (a training try counts as one). With `experts`, the experts' wave."""
     sim.waves += 1
-    order = rng_for(sim.o.seed, "order", stage, sim.waves).permutation(len(sim.crew.annotators))
+    people = sim.crew.experts if experts else sim.crew.annotators
+    order = rng_for(sim.o.seed, "order", stage, sim.waves).permutation(len(people))
     leased: list[tuple[SimWorker, dict]] = []
     trained = False
     # The scheduler peeks at how many answer slots are free, so it stops asking once
@@ -87,11 +93,16 @@ def wave(sim: Simulation, stage: str) -> bool:
     for position in order:
         if len(leased) >= free:
             break
-        worker = sim.crew.annotators[int(position)]
+        worker = people[int(position)]
         if worker.index in sim.blocked:
             continue
-        if stage == Stage.SEGMENTATION and not segments(sim, worker):
+        if not experts and stage == Stage.SEGMENTATION and not segments(sim, worker):
             continue  # never trained: the server would answer "no work for you"
+        if not db.may_get_work(sim.project, stage, worker.username):
+            # The site would answer "no work for you" (204): no request is sent.
+            if not experts and stage == Stage.SEGMENTATION:
+                trained = train(sim, worker) or trained
+            continue
         try:
             assignment = sim.client(worker).lease(stage=stage, project=sim.project.id)
         except ApiError as error:
@@ -101,7 +112,7 @@ def wave(sim: Simulation, stage: str) -> bool:
             raise
         if assignment is not None:
             leased.append((worker, assignment))
-        elif stage == Stage.SEGMENTATION and segments(sim, worker):
+        elif not experts and stage == Stage.SEGMENTATION and segments(sim, worker):
             trained = train(sim, worker) or trained
     # Answers that complete no task trigger no hand-off: they go out in parallel. The
     # last answer of each task goes out alone, in lease order, so tasks complete (and
@@ -127,7 +138,7 @@ def wave(sim: Simulation, stage: str) -> bool:
         answered += send(
             sim, stage, worker, assignment, prepare_answer(sim, stage, worker, assignment)
         )
-    return answered > 0 or trained
+    return answered + int(trained)
 
 
 def segments(sim: Simulation, worker: SimWorker) -> bool:

@@ -12,7 +12,7 @@ from annotation.models import Category, Stage, Task, WorkerProfile
 from annotation.models.segmentation import Qualification, ReferenceMask, Segmentation
 from annotation.services import qualification
 from annotation.stages.segmentation import segmentation_post_for_completed_spotting
-from tests.annotation.stages.test_segmentation import spot_pair
+from tests.annotation.stages.test_segmentation import answer_next, qualified, spot_pair, square
 from tests.browser.conftest import LAPTOP, log_in
 from tests.browser.test_labeling import stored_photo
 from tests.conftest import PASSWORD
@@ -174,6 +174,26 @@ def test_no_such_object_is_an_answer(page, annotator, coco_project, make_worker,
     task = Task.objects.get(stage=Stage.SEGMENTATION, image=image)
     assert task.result["outcome"] == "no_such_object"
     assert page.get_by_test_id("training-link").is_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_already_outlined_is_an_answer(page, annotator, coco_project, make_worker, capture):
+    """A second cross just outside another worker's outline: "This object is already
+    outlined" ends the task without a second outline."""
+    image = stored_photo(coco_project)
+    spot_pair(coco_project, [[(160, 120), (182, 120)]], make_worker, capture, image=image)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    answer_next(qualified(make_worker, coco_project), {"polygons": square(140, 100, 40)}, capture)
+    dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
+    Qualification.objects.create(worker=annotator, category=dog, passed=True, tries=1)
+    log_in(page, "ann", PASSWORD)
+    page.goto("/segmentation/")
+    page.get_by_test_id("already-outlined").click()
+    page.get_by_test_id("confirm-yes").click()  # asked the first time in this browser
+    page.get_by_text("No more objects to outline for now").wait_for()
+    task = Task.objects.get(stage=Stage.SEGMENTATION, image=image, payload__spot__x=182)
+    assert task.result["outcome"] == "already_outlined"
+    assert Segmentation.objects.filter(image=image).count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

@@ -79,7 +79,9 @@ def segmenter_block(*, worker: User, reason: str) -> int:
                 defaults={
                     "outcome": VerificationDecision.Outcome.DISCARDED,
                     "reason": "its author was blocked for persistently poor segmentations",
-                    "requeued_task": segmentation_requeue(segmentation=segmentation),
+                    "requeued_task": segmentation_requeue(
+                        segmentation=segmentation, rejected=False
+                    ),
                 },
             )
             discarded += 1

@@ -14,7 +14,7 @@ from annotation.models.verification import VerificationDecision
 from annotation.services import gold as gold_service
 from annotation.services import qualification
 from annotation.services.annotations import annotation_record
-from annotation.stages.segmentation import segmentation_requeue
+from annotation.stages.segmentation import max_rejected_outlines_for, segmentation_requeue
 from annotation.stages.verification.votes import (
     ACCEPTED,
     PENDING,
@@ -69,14 +69,21 @@ def segmentation_decide(*, segmentation_id: int) -> str:
             return ACCEPTED
         segmentation.status = Segmentation.Status.REJECTED
         segmentation.save(update_fields=["status"])
+        requeued = segmentation_requeue(segmentation=segmentation)
+        reason = f"{tally.bad} of {tally.used} votes poor"
+        if requeued is None:
+            reason += (
+                f"; the object is set aside for the admin after "
+                f"{max_rejected_outlines_for(project)} rejected outlines"
+            )
         VerificationDecision.objects.update_or_create(
             segmentation=segmentation,
             defaults={
                 "outcome": VerificationDecision.Outcome.REJECTED,
                 "good_votes": tally.good,
                 "bad_votes": tally.bad,
-                "reason": f"{tally.bad} of {tally.used} votes poor",
-                "requeued_task": segmentation_requeue(segmentation=segmentation),
+                "reason": reason,
+                "requeued_task": requeued,
             },
         )
         gold_service.gold_from_unanimous_rejection(

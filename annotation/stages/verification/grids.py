@@ -1,7 +1,8 @@
 """Stage 5's grids: pending masks go into grids of `verification_grid_size` (64) cells, of
 which `verification_gold_per_grid` (4) are gold, shuffled, with opaque random cell ids and a
-secret render seed (annotation/services/cell_pictures.py), so nothing tells gold apart. Full
-grids are posted as masks arrive; `allow_partial=True` (admin, end of a batch) also posts the
+secret render seed (annotation/services/cell_pictures.py), so nothing tells gold apart. Masks
+fill grids author by author, so a grid holds as few segmenters' masks as possible (nobody
+judges a grid with a mask of their own). Full grids are posted as masks arrive; `allow_partial=True` (admin, end of a batch) also posts the
 remainder, and `verification_partial_grids_post` (the periodic sweep) does so once no new mask
 has come for `verification_partial_grid_after_minutes`."""
 
@@ -84,6 +85,15 @@ def verification_post_grids(*, project: Project, allow_partial: bool = False) ->
             gold = real_work
         chooser = random.SystemRandom()
         for need, masks in sorted(by_need.items(), reverse=True):
+            # Author by author: a grid holds the masks of as few segmenters as possible,
+            # since nobody judges a grid holding their own mask. Mixed grids (defect 5
+            # found by the crowd simulator) left a small crew with grids nobody was allowed
+            # to answer. Authors come in the order of their oldest waiting mask, so no
+            # author's masks are passed over for long.
+            first: dict[int, int] = {}
+            for segmentation in masks:  # oldest first (masks_awaiting_grid)
+                first.setdefault(segmentation.worker_id, segmentation.id)
+            masks.sort(key=lambda segmentation: (first[segmentation.worker_id], segmentation.id))
             for start in range(0, len(masks), per_grid):
                 chunk = masks[start : start + per_grid]
                 if len(chunk) < per_grid and not allow_partial:

@@ -30,6 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--replicate", type=int, default=1, help="Repeat the images N times")
         parser.add_argument("--gold", type=int, default=4, help="Known-bad gold masks (default 4)")
         parser.add_argument(
+            "--experts", type=int, default=4,
+            help="Experts who take, in waves, the work no annotator may (default 4)",
+        )  # fmt: skip
+        parser.add_argument(
             "--segmenters", type=float, default=0.5,
             help="Share of the annotators who train and segment (all verify; default 0.5)",
         )  # fmt: skip
@@ -57,6 +61,8 @@ class Command(BaseCommand):
             raise CommandError("--spammers is a share between 0 and 1")
         if opts["images"] is not None and not opts["images"].is_dir():
             raise CommandError(f"--images {opts['images']}: not a folder")
+        if opts["experts"] < 1:
+            raise CommandError("--experts must be at least 1")
         if opts["pace"] < 0:
             raise CommandError("--pace is seconds, 0 or more")
         if opts["replicate"] < 1:
@@ -84,7 +90,7 @@ class Command(BaseCommand):
                 stage_settings[key.strip()] = value
         options = Options(
             workers=opts["workers"], seed=opts["seed"], behaviour=behaviour,
-            images_dir=opts["images"], gold=opts["gold"], name=opts["name"], url=opts["url"],
+            images_dir=opts["images"], gold=opts["gold"], experts=opts["experts"], name=opts["name"], url=opts["url"],
             queue=celery_queue(), segmenter_share=opts["segmenters"],
             stage_settings=stage_settings, threads=opts["threads"], pace=opts["pace"],
             progress=lambda line: self.stderr.write(line),

@@ -349,3 +349,45 @@ class TestQualifiedWorkersOnly:
             passed=False,
         )
         assert task_engine.task_next_for_worker(worker=trainee, stage=Stage.SEGMENTATION) is None
+
+
+@pytest.mark.django_db
+def test_already_outlined_skips_a_shaded_object_and_is_refused_far_from_any_outline(
+    coco_project, make_worker, capture, api_client
+):
+    """Defect 2 of the crowd simulator: a second worker's cross just outside a tight outline
+    made a task for an object already done, and the tool offered only "no such object" or
+    outlining it twice. "This object is already outlined" answers it, through the API."""
+    image, _category = spot_pair(
+        coco_project, [[(30, 30), (42, 30), (150, 50)]], make_worker, capture
+    )
+    segmentation_post_for_completed_spotting(project=coco_project)
+    worker = qualified(make_worker, coco_project)
+    api_client.force_authenticate(worker)
+
+    def lease_and_send(answer: dict):  # type: ignore[no-untyped-def]
+        leased = api_client.post("/api/v1/tasks/next/", {"stage": "segmentation"}, format="json")
+        assert leased.status_code == 200
+        with capture(execute=True):
+            sent = api_client.post(
+                f"/api/v1/assignments/{leased.json()['id']}/submit/",
+                {"answer": answer, "idempotency_key": f"k-{leased.json()['id']}"},
+                format="json",
+            )
+        return leased.json(), sent
+
+    first, sent = lease_and_send({"polygons": square(20, 20), "vertices": 4})
+    assert sent.status_code == 200 and first["task"]["payload"]["spot"]["x"] == 30
+    # The second cross lies 2 px outside that outline: its object is shaded already.
+    second, sent = lease_and_send({"already_outlined": True})
+    assert second["task"]["payload"]["spot"]["x"] == 42
+    assert sent.status_code == 200, sent.json()
+    done = Task.objects.get(id=second["task"]["id"])
+    assert done.status == Task.Status.COMPLETE and done.result["outcome"] == "already_outlined"
+    assert Segmentation.objects.filter(image=image).count() == 1
+    # The third cross is far from any outline: "already outlined" is refused with the reason.
+    third, sent = lease_and_send({"already_outlined": True})
+    assert third["task"]["payload"]["spot"]["x"] == 150
+    assert sent.status_code == 400
+    assert "no outline of a dog is near the red spot" in str(sent.json())
+    assert Task.objects.get(id=third["task"]["id"]).status == Task.Status.OPEN

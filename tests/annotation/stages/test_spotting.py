@@ -117,7 +117,10 @@ class TestAggregation:
 
         task.refresh_from_db()
         assert task.status == Task.Status.COMPLETE
-        assert task.result == {"answers": 3, "none_votes": 1, "spots": 3, "all_said_none": False}
+        assert task.result == {
+            "answers": 3, "none_votes": 1, "spots": 3, "all_said_none": False,
+            "majority_said_none": False,
+        }  # fmt: skip
         kept = [(s.x, s.y, s.worker) for s in spots_for(task.image, task.category)]
         assert kept == [(1.0, 2.0, first), (3.0, 4.0, first), (1.5, 2.5, second)], (
             "no merging: segmentation de-duplicates by mask coverage"
@@ -219,3 +222,56 @@ def test_a_complete_spotting_task_hands_its_spots_to_segmentation_after_the_comm
     assert Spot.objects.filter(task=task).count() == 2
     segmentation = Task.objects.get(stage=Stage.SEGMENTATION, image=task.image)
     assert segmentation.payload["spot"]["x"] == 10.0 and segmentation.payload["spot"]["y"] == 20.0
+
+
+@pytest.mark.django_db
+class TestMajorityOfNone:
+    """Defect 3 of the crowd simulator: a lone cross against answers that all said "there is
+    none" became segmentation work. Now a majority of "none" keeps no cross (a tie keeps
+    them), through the API the spotting tool uses."""
+
+    def answer_through_api(self, api_client, task, answers, make_worker, capture):  # type: ignore[no-untyped-def]
+        for answer in answers:
+            api_client.force_authenticate(make_worker())
+            with capture(execute=True):
+                leased = api_client.post(
+                    "/api/v1/tasks/next/",
+                    {"stage": "spotting", "project": task.project_id},
+                    format="json",
+                )
+                assert leased.status_code == 200 and leased.json()["task"]["id"] == task.id
+                sent = api_client.post(
+                    f"/api/v1/assignments/{leased.json()['id']}/submit/",
+                    {"answer": answer, "idempotency_key": f"k-{leased.json()['id']}"},
+                    format="json",
+                )
+            assert sent.status_code == 200, sent.json()
+        task.refresh_from_db()
+        assert task.status == Task.Status.COMPLETE
+        return Task.objects.filter(
+            stage=Stage.SEGMENTATION, image=task.image, category=task.category
+        )
+
+    def test_a_lone_cross_against_a_majority_of_none_posts_no_segmentation(
+        self, api_client, coco_project, make_worker, django_capture_on_commit_callbacks
+    ):
+        task = post_spotting_task(coco_project, answers=3)
+        segmentation = self.answer_through_api(
+            api_client, task, [crosses(1), {"none": True}, {"none": True}],
+            make_worker, django_capture_on_commit_callbacks,
+        )  # fmt: skip
+        assert not segmentation.exists()
+        assert not spots_for(task.image, task.category).exists()
+        assert task.result["majority_said_none"] is True and task.result["spots"] == 0
+        assert task.result["all_said_none"] is False
+
+    def test_a_tie_keeps_the_crosses_and_posts_segmentation(
+        self, api_client, coco_project, make_worker, django_capture_on_commit_callbacks
+    ):
+        task = post_spotting_task(coco_project, answers=2)
+        segmentation = self.answer_through_api(
+            api_client, task, [crosses(1), {"none": True}],
+            make_worker, django_capture_on_commit_callbacks,
+        )  # fmt: skip
+        assert task.result["majority_said_none"] is False and task.result["spots"] == 1
+        assert segmentation.count() == 1

@@ -535,3 +535,43 @@ class TestApi:
         api_client.force_authenticate(admin_user)
         posted = api_client.post(url, {"allow_partial": True}, format="json")
         assert posted.status_code == 201 and posted.json()["posted"] == 1
+
+
+@pytest.mark.django_db
+def test_grids_hold_one_authors_masks_so_a_small_crew_can_answer_them(
+    small_grids, make_worker, expert, capture
+):
+    """Defect 5 of the crowd simulator: grids mixed every segmenter's masks and nobody judges
+    a grid with a mask of their own, so three segmenters and one more verifier could never
+    complete a grid. Masks now fill grids author by author."""
+    authors = [make_worker() for _ in range(3)]
+    for round_ in range(4):  # the masks arrive interleaved: A, B, C, A, B, C, ...
+        for number, author in enumerate(authors):
+            make_mask(small_grids, author, x=10 + 40 * ((round_ * 3 + number) % 4))
+    add_gold(small_grids, expert)
+    grids = verification_post_grids(project=small_grids)
+    assert len(grids) == 3
+    for grid in grids:
+        assert (
+            len({c.segmentation.worker_id for c in grid.grid_cells.exclude(segmentation=None)}) == 1
+        )
+
+    crew = [*authors, make_worker()]
+    for _ in range(20):
+        answered = False
+        for worker in crew:
+            lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.VERIFICATION)
+            if lease is None:
+                continue
+            with capture(execute=True):
+                task_engine.assignment_submit(
+                    assignment_id=lease.id, worker=worker, key=f"v-{lease.id}",
+                    answer={"poor": gold_cells(lease.task)},
+                )  # fmt: skip
+            answered = True
+        if not answered:
+            break
+    for grid in grids:
+        grid.refresh_from_db()
+        assert grid.status == Task.Status.COMPLETE
+    assert not Segmentation.objects.filter(status=Segmentation.Status.PENDING).exists()

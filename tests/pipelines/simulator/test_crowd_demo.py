@@ -98,10 +98,13 @@ def test_the_dashboard_and_pipeline_status_read_the_databases_progress_during_a_
     gt = small_ground_truth(tmp_path / "gt.json", images=2, strip=False)
     log = tmp_path / "sim.log"
     env = {**os.environ, **site_env(tmp_path, queue=None)}
+    # The pace is the quiet moment after each wave in which a look (the tables, the page,
+    # the tables again) sees a still database: long enough for a loaded 2-core machine,
+    # now that the simulator sends no idle requests between waves.
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "simulate_crowd", "--gt", str(gt), "--url", eager_site,
-             "--name", "Watched run", "--workers", "8", "--seed", "5", "--pace", "0.5",
+             "--name", "Watched run", "--workers", "8", "--seed", "5", "--pace", "1.5",
              "--setting", "spotting_answers_per_task=3"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip

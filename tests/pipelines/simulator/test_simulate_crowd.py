@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -19,7 +18,10 @@ from pipelines.simulator.groundtruth import read_ground_truth
 from .conftest import COCO_TINY, small_ground_truth, start_worker
 
 # Figures that depend on the machine, not on the seed.
-TIMING = {"wall_seconds", "settle_seconds", "http_seconds", "http_requests", "project"}
+TIMING = {
+    "wall_seconds", "settle_seconds", "http_seconds", "http_requests", "http_by_endpoint",
+    "settles", "project",
+}  # fmt: skip
 FAST = ["--workers", "8", "--setting", "spotting_answers_per_task=3", "--seed", "7"]
 
 
@@ -104,28 +106,22 @@ def test_hand_offs_through_a_real_worker_give_the_same_report_as_in_process(
     assert without_timing(through_worker) == without_timing(in_process)
 
 
-@pytest.mark.skipif(
-    os.environ.get("COCOFORGE_SIMULATE_COCO_TINY") != "1",
-    reason="the whole of coco_tiny takes 10-40 minutes on 2 cores: set "
-    "COCOFORGE_SIMULATE_COCO_TINY=1 to run it (benchmarks/bench_simulator.py times it)",
-)
 @pytest.mark.celery_worker
 @pytest.mark.django_db(transaction=True)
 def test_coco_tiny_through_a_real_worker_reaches_the_fidelity_targets(worker_site):
     """coco_tiny (80 images, 815 instances), 8 labeling answers of recall 0.5 per image, 10%
-    spammers, 2 px vertex jitter, hand-offs through a real Celery worker on Redis."""
+    spammers, 2 px vertex jitter, hand-offs through a real Celery worker on Redis. (A few
+    minutes on an idle 2-core machine; BENCHMARKS.md, issue 12, has the figures.)"""
     url, queue, _worker = worker_site
     report = simulate(
         read_ground_truth(COCO_TINY),
         Options(workers=24, seed=12, url=url, queue=queue, behaviour=Behaviour(),
                 stage_settings={"spotting_answers_per_task": 3}),
     )  # fmt: skip
-    # Nothing is left but the tasks of objects whose outlines failed verification six times
-    # (re-queued without end: a rule defect the simulator reports, see BENCHMARKS.md).
-    assert set(report["open_tasks_left"]) <= {"segmentation"}
-    assert report["open_tasks_left"].get("segmentation", 0) <= report["segmenter_saw"].get(
-        "skipped_endless_requeue", 0
-    )
+    # Nothing is left open: an object whose outlines keep failing is set aside for the
+    # admin after segmentation_max_rejected_outlines (5) rejections instead of looping.
+    assert report["open_tasks_left"] == {}
+    assert report["segmenter_saw"].get("skipped_endless_requeue", 0) == 0
     assert report["lost_answers"] == 0
     assert report["duplicate_tasks"] == 0 and report["duplicate_annotations"] == 0
     assert report["answers_per_stage"]["labeling"] == 80 * 8

@@ -364,6 +364,11 @@ if (mode === "task") {
       "Send \"There is no such object here\"? This ends the task without an outline: use it only when nothing of this category is under the red spot.");
     if (sure) submitTask({ no_such_object: true });
   });
+  $("already-outlined").addEventListener("click", async () => {
+    const sure = await confirmFirstTime("already_outlined",
+      "Send \"This object is already outlined\"? Use it when the red spot sits on (or just beside) an object that is shaded already: nobody outlines it twice.");
+    if (sure) submitTask({ already_outlined: true });
+  });
   $("all-done").addEventListener("click", async () => {
     const sure = await confirmFirstTime("all_segmented",
       "Send \"All instances are already segmented\"? This stops outlining this category in the photo for everyone.");
