@@ -109,12 +109,23 @@ def mturk_client(*, sandbox: bool | None = None) -> Any:
             "production MTurk is not enabled: set MTURK_PRODUCTION=1 in the environment "
             "(the sandbox is used otherwise)"
         )
-    session = boto3.session.Session()
+    own_key = str(getattr(settings, "MTURK_AWS_ACCESS_KEY_ID", "") or "")
+    own_secret = str(getattr(settings, "MTURK_AWS_SECRET_ACCESS_KEY", "") or "")
+    if bool(own_key) != bool(own_secret):
+        raise MTurkNotConfigured(
+            "set both MTURK_AWS_ACCESS_KEY_ID and MTURK_AWS_SECRET_ACCESS_KEY, or neither"
+        )
+    session = (
+        boto3.session.Session(aws_access_key_id=own_key, aws_secret_access_key=own_secret)
+        if own_key
+        else boto3.session.Session()
+    )
     credentials = session.get_credentials()
     if credentials is None:
         raise MTurkNotConfigured(
-            "no AWS credentials for MTurk: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
-            "(or AWS_PROFILE) of the requester account"
+            "no AWS credentials for MTurk: set MTURK_AWS_ACCESS_KEY_ID and "
+            "MTURK_AWS_SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, "
+            "AWS_PROFILE) of the requester account"
         )
     endpoint = mturk_endpoint(sandbox=sandbox)
     key = (endpoint, credentials.access_key)

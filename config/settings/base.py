@@ -168,6 +168,10 @@ SITE_URL = os.environ.get("SITE_URL", "").rstrip("/")
 # HITs go to the requester sandbox unless this is set: real money moves only when asked.
 MTURK_PRODUCTION = env_bool("MTURK_PRODUCTION", False)
 MTURK_SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
+# The requester account's keys when they differ from the AWS_* ones (which may be the media
+# bucket's, e.g. MinIO's in docker-compose); unset, boto3's usual chain is used.
+MTURK_AWS_ACCESS_KEY_ID = os.environ.get("MTURK_AWS_ACCESS_KEY_ID", "")
+MTURK_AWS_SECRET_ACCESS_KEY = os.environ.get("MTURK_AWS_SECRET_ACCESS_KEY", "")
 MTURK_PRODUCTION_ENDPOINT = "https://mturk-requester.us-east-1.amazonaws.com"
 
 # --- storage --------------------------------------------------------------------------

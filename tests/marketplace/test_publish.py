@@ -186,6 +186,20 @@ class TestRefusals:
             call_command("mturk", "publish", "--project", coco_project.slug, "--stage", "labeling")
         assert not MTurkHIT.objects.exists()
 
+    def test_the_requester_keys_of_their_own_win_over_the_media_bucket_keys(
+        self, aws, coco_project, settings
+    ):
+        # docker-compose's AWS_* are MinIO's; MTURK_AWS_* are the requester account's.
+        settings.MTURK_AWS_ACCESS_KEY_ID = "AKIAREQUESTERONLY"
+        settings.MTURK_AWS_SECRET_ACCESS_KEY = "requester-secret"
+        client = mturk.mturk_client()
+        assert client._request_signer._credentials.access_key == "AKIAREQUESTERONLY"
+        settings.MTURK_AWS_SECRET_ACCESS_KEY = ""
+        open_tasks(coco_project, count=1)
+        with pytest.raises(CommandError, match="set both MTURK_AWS_ACCESS_KEY_ID"):
+            call_command("mturk", "publish", "--project", coco_project.slug, "--stage", "labeling")
+        assert not MTurkHIT.objects.exists()
+
     def test_site_url_must_be_https(self, aws, coco_project, settings):
         settings.SITE_URL = "http://127.0.0.1:8000"
         open_tasks(coco_project, count=1)
