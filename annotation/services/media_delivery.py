@@ -58,29 +58,23 @@ def _presigned_url(name: str, parameters: dict[str, str]) -> str:
     own cache; the redirect to it is still decided per request, after the permission check.
     """
     expire = int(getattr(settings, "MEDIA_URL_EXPIRE_SECONDS", DEFAULT_URL_EXPIRE_SECONDS))
-    reuse_seconds = expire // 2
-    if reuse_seconds < 1:
-        parameters_signed = parameters
-    else:
-        parameters_signed = {
-            **parameters,
-            "ResponseCacheControl": f"private, max-age={reuse_seconds}",
-        }
     s3: Any = storages["default"]  # S3Storage.url takes the signing parameters
+    reuse_seconds = expire // 2
+    if reuse_seconds < 1:  # too short a life to share: a fresh signature each time
+        return str(s3.url(name, parameters=parameters or None, expire=expire))
+    signed = {**parameters, "ResponseCacheControl": f"private, max-age={reuse_seconds}"}
     where = [getattr(s3, "endpoint_url", None), getattr(s3, "bucket_name", None)]
     key = (
         "presigned:"
         + hashlib.sha256(
-            json.dumps([where, name, sorted(parameters_signed.items()), expire]).encode()
+            json.dumps([where, name, sorted(signed.items()), expire]).encode()
         ).hexdigest()
     )
-    if reuse_seconds >= 1:
-        cached = cache.get(key)
-        if isinstance(cached, str):
-            return cached
-    url = str(s3.url(name, parameters=parameters_signed or None, expire=expire))
-    if reuse_seconds >= 1:
-        cache.set(key, url, timeout=reuse_seconds)
+    cached = cache.get(key)
+    if isinstance(cached, str):
+        return cached
+    url = str(s3.url(name, parameters=signed, expire=expire))
+    cache.set(key, url, timeout=reuse_seconds)
     return url
 
 
