@@ -78,7 +78,7 @@ def assignment_verdict(slot: Assignment | None) -> Verdict:
     if stage == Stage.SEGMENTATION:
         segmentation = Segmentation.objects.filter(assignment=slot).first()
         if segmentation is None:
-            return Verdict(APPROVE, "")  # "no such object" / "all done" answers
+            return Verdict(APPROVE, "")  # "no such object", "all done", "crowd" answers
         if segmentation.status == Segmentation.Status.REJECTED:
             return Verdict(
                 REJECT,

@@ -2,7 +2,8 @@
 
 1. Tasks: an (image, category) whose individually segmented instances (accepted masks)
    reached the cap (10 by default; COCO: 10-15) while spotted instances remain uncovered
-   beyond them is marked CROWD by the segmentation stage (`segmentation_post_next`); it gets
+   beyond them, or one where a segmenter answered "crowd" for a spot once its other spots
+   are done, is marked CROWD by the segmentation stage (`segmentation_post_next`); it gets
    ONE painting task: paint every remaining pixel of the category. `crowd_post_tasks(project=)`
    posts the missing ones (safe to run twice; queued by the `crowd_pairs_ready` signal,
    pipelines.tasks.stages.post_crowd_tasks).

@@ -24,11 +24,19 @@ bottom.
                                        is stored and the pair moves on (defect 2 found by
                                        the crowd simulator: the tool offered only "no such
                                        object", wrong data, or outlining it twice)
+       {"crowd": true}                 the spot is on a crowd of the category: too many, too
+                                       small or too entangled to outline one by one (a stand
+                                       of spectators behind two players). Nothing is stored;
+                                       the pair's other spots are still outlined, and when
+                                       none is left the pair goes to crowd painting instead
+                                       of being done (defect 6 of the crowd simulator: a
+                                       crowd in a pair under the cap was never painted)
    The outline is normalised by annotation.geometry (repaired, clipped, area and box as the
    released COCO files have them) and must cover the task's spot. The task payload may carry
    `suggested` polygons (from a model, later) that the editor starts from.
 5. Aggregation (one answer): an outline becomes a pending Segmentation for verification;
-   "all segmented" closes the pair; then the next task of the pair is posted.
+   "all segmented" closes the pair (to crowd painting when a crowd was reported); then the
+   next task of the pair is posted.
 6. Rejected outlines: verification puts the object back into the pool
    (`segmentation_requeue`) until `segmentation_max_rejected_outlines` (5) of its outlines
    were rejected; then it is set aside for the admin (pipeline dashboard) instead of
@@ -107,6 +115,28 @@ def _stop(progress: SegmentationProgress, state: str, reason: str) -> None:
     progress.save(update_fields=["state", "reason", "updated_at"])
 
 
+def _crowd_reported(image: Image, category: Category) -> bool:
+    return (
+        _tasks_of_pair(image, category)
+        .filter(status=Task.Status.COMPLETE, result__outcome="crowd")
+        .exists()
+    )
+
+
+def _finish(progress: SegmentationProgress, image: Image, category: Category, reason: str) -> None:
+    """The pair has nothing left to outline one by one: done, or crowd painting when a
+    worker said one of its spots is a crowd."""
+    if not _crowd_reported(image, category):
+        _stop(progress, SegmentationProgress.State.DONE, reason)
+        return
+    _stop(
+        progress,
+        SegmentationProgress.State.CROWD,
+        f"{reason}; a worker said a spot is a crowd: it is left to crowd painting",
+    )
+    events.send_on_commit(events.crowd_pairs_ready, project_id=image.project_id)
+
+
 # 1-2. Posting one task after another ------------------------------------------------------
 
 
@@ -147,7 +177,7 @@ def segmentation_post_next(*, image: Image, category: Category) -> Task | None:
             if spot.id not in tasked and not spot_is_covered(spot, shapes)
         ]
         if not remaining:
-            _stop(progress, SegmentationProgress.State.DONE, "no uncovered spot left")
+            _finish(progress, image, category, "no uncovered spot left")
             return None
         cap = max_instances_for(image.project)
         if len(live) >= cap:
@@ -329,11 +359,11 @@ def _outlined_near(image: Image, category: Category, spot: dict) -> bool:
 
 
 def validate_segmentation_answer(task: Task, answer: Any) -> dict:
-    """An outline around the task's spot, or one of the two explicit answers."""
+    """An outline around the task's spot, or one of the explicit answers."""
     if not isinstance(answer, dict):
         raise AnswerInvalid(
-            'the answer must be {"polygons": [...]}, {"no_such_object": true} or '
-            '{"all_segmented": true}'
+            'the answer must be {"polygons": [...]}, {"no_such_object": true}, '
+            '{"all_segmented": true}, {"already_outlined": true} or {"crowd": true}'
         )
     effort = {
         "vertices": _effort_count(answer, "vertices"),
@@ -341,19 +371,18 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
     }
     kinds = [
         k
-        for k in ("polygons", "no_such_object", "all_segmented", "already_outlined")
+        for k in ("polygons", "no_such_object", "all_segmented", "already_outlined", "crowd")
         if answer.get(k)
     ]
     if len(kinds) != 1:
         raise AnswerInvalid(
             "send exactly one of: an outline, 'there is no such object', "
-            "'all instances are already segmented' or 'this object is already outlined'"
+            "'all instances are already segmented', 'this object is already outlined' "
+            "or 'this is a crowd'"
         )
     name = task.category.name if task.category is not None else "object"
-    if kinds[0] == "no_such_object":
-        return {"no_such_object": True, **effort}
-    if kinds[0] == "all_segmented":
-        return {"all_segmented": True, **effort}
+    if kinds[0] in ("no_such_object", "all_segmented", "crowd"):
+        return {kinds[0]: True, **effort}
     project = task.project
     image = task.image
     if image is None:
@@ -393,7 +422,8 @@ def validate_segmentation_answer(task: Task, answer: Any) -> dict:
 
 
 def on_segmentation_complete(task: Task) -> None:
-    """Store the outline (once), close the pair on 'all segmented', post the next task."""
+    """Store the outline (once), close the pair on 'all segmented', post the next task (a
+    crowd answer stores nothing: the pair goes to crowd painting when it is finished)."""
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))
@@ -438,15 +468,20 @@ def on_segmentation_complete(task: Task) -> None:
             outcome = "no_such_object"
         elif answer.get("already_outlined"):
             outcome = "already_outlined"
+        elif answer.get("crowd"):
+            outcome = "crowd"
         else:
             outcome = "all_segmented"
-            _stop(
-                _progress_locked(image, category),
-                SegmentationProgress.State.DONE,
-                "a worker said all instances are already segmented",
-            )
+        # Saved before the pair is finished: a crowd answer is read back by _finish.
         task.result = {"outcome": outcome, "worker": assignment.worker_id}
         task.save(update_fields=["result"])
+        if outcome == "all_segmented":
+            _finish(
+                _progress_locked(image, category),
+                image,
+                category,
+                "a worker said all instances are already segmented",
+            )
         segmentation_post_next(image=image, category=category)
         if outcome == "segmented":
             events.send_on_commit(events.masks_ready, project_id=task.project_id)

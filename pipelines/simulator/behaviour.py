@@ -10,7 +10,7 @@ fitted to COCO's reported effort (thesis §2.4, PIPELINE.md):
   (COCO: ~20k hours for 8 answers on ~328k images, about 27 s per answer);
 - spotting: 4 s + 2.5 s per cross ("there is none": 4 s);
 - segmentation and training: 8 s + 1.2 s per polygon vertex (COCO: 22 hours per 1,000
-  segmentations, about 79 s each); "no such object" / "all segmented": 6 s;
+  segmentations, about 79 s each); "no such object" / "all segmented" / "crowd": 6 s;
 - verification: 20 s + 0.7 s per grid cell (a 64-cell grid: about 65 s);
 - crowd painting: 30 s + 1 s per 2,000 painted pixels.
 Each time is multiplied by a log-normal factor (sigma 0.3); spammers take a quarter of it.
@@ -143,6 +143,17 @@ def instance_at(image: GtImage, category_id: int, x: float, y: float) -> GtInsta
     return best
 
 
+def in_crowd(image: GtImage, category_id: int, x: float, y: float) -> bool:
+    """(x, y) lies in a ground-truth crowd region of the category."""
+    xi, yi = int(x), int(y)
+    if not (0 <= yi < image.height and 0 <= xi < image.width):
+        return False
+    return any(
+        bool(crowd.mask(image.height, image.width)[yi, xi])
+        for crowd in image.of_category(category_id, crowd=True)
+    )
+
+
 def random_triangle(
     rng: np.random.Generator, image: GtImage, x: float, y: float
 ) -> list[list[float]]:
@@ -251,11 +262,11 @@ def spotting_answer(
         ]
         return {"spots": spots}, thinking_seconds(rng, 4 + 2.5 * len(spots), True)
     instances = image.of_category(category_id, crowd=False)
+    crowds = image.of_category(category_id, crowd=True)
     if not instances:
-        crowds = image.of_category(category_id, crowd=True)
         if not crowds:
             return {"none": True}, thinking_seconds(rng, 4, False)
-        instances = crowds  # only a crowd: the worker marks people in it
+        instances, crowds = crowds, []  # only a crowd: the worker marks people in it
     found = [inst for inst in instances if rng.random() < b.spotting_recall]
     if not found:
         found = [instances[int(rng.integers(len(instances)))]]
@@ -268,6 +279,13 @@ def spotting_answer(
                 x + rng.normal(0, b.click_jitter_px), y + rng.normal(0, b.click_jitter_px), image
             )
         )
+    # A crowd beside separate objects gets a cross of its own when there is room (drawn from
+    # a stream of its own, so the crosses on the objects stay as they were).
+    crowd_rng = rng_for(seed, "spotting-crowd", worker.index, image.id, category_id)
+    for crowd in crowds:
+        if len(spots) < max_spots and crowd_rng.random() < b.spotting_recall:
+            x, y = interior_point(crowd_rng, image, crowd)
+            spots.append(clip_point(x, y, image))
     return {"spots": spots}, thinking_seconds(rng, 4 + 2.5 * len(spots), False)
 
 
@@ -282,7 +300,8 @@ def segmentation_answer(
     attempt: int,
     b: Behaviour,
 ) -> tuple[dict, float, str]:
-    """An outline of the object under the spot, 'no such object' or 'all segmented'.
+    """An outline of the object under the spot, 'crowd' when the spot is in a crowd region
+    with no single object near, 'no such object' or 'all segmented'.
     Returns the answer, the thinking time and what the worker saw (for the report)."""
     rng = rng_for(
         seed,
@@ -303,6 +322,8 @@ def segmentation_answer(
         )
     inst = instance_at(image, category_id, spot["x"], spot["y"])
     if inst is None:
+        if in_crowd(image, category_id, spot["x"], spot["y"]):
+            return {"crowd": True}, thinking_seconds(rng, 6, False), "crowd_at_spot"
         return {"no_such_object": True}, thinking_seconds(rng, 6, False), "no_object_at_spot"
     done = [rle for rle in (_rle(p, image) for p in outlined) if rle is not None]
 

@@ -9,7 +9,9 @@
 - mask IoU of the matched instances (median, mean);
 - AP: the export's non-crowd annotations as detections (score 1) scored with cocoforge's
   evaluator (pipelines/coco/cocoeval.py, segm), the ground truth as is;
-- double_outlined: exported annotations matching (IoU >= 0.5) an object already matched.
+- double_outlined: exported annotations matching (IoU >= 0.5) an object already matched;
+- crowd regions found: ground-truth crowd regions at least half inside an exported crowd
+  region of their category (beside `gt_crowd_regions`).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def score(*, gt: GroundTruth, export: dict) -> dict[str, Any]:
     hit = truth_pairs & found_pairs
 
     ious: list[float] = []
-    gt_total = matched = crowd_found = double = 0
+    gt_total = matched = crowd_found = double = gt_crowds = crowds_found = 0
     results = []
     for image in gt.images:
         h, w = image.height, image.width
@@ -72,6 +74,12 @@ def score(*, gt: GroundTruth, export: dict) -> dict[str, Any]:
                 for a in dts
             ]  # fmt: skip
             gt_total += len(truth)
+            region = np.zeros((h, w), dtype=bool)
+            for a in crowds:
+                region |= mask_utils.decode(to_rle(a["segmentation"], h, w)).astype(bool)
+            for crowd in image.of_category(category_id, crowd=True):
+                gt_crowds += 1
+                crowds_found += _half_inside(crowd.mask(h, w), region)
             if not truth:
                 continue
             gt_rles = [inst.rle(h, w) for inst in truth]
@@ -97,15 +105,11 @@ def score(*, gt: GroundTruth, export: dict) -> dict[str, Any]:
                 )
             matched += len(taken_gt)
             if crowds:
-                region = np.zeros((h, w), dtype=bool)
-                for a in crowds:
-                    region |= mask_utils.decode(to_rle(a["segmentation"], h, w)).astype(bool)
-                for g, inst in enumerate(truth):
-                    if g in taken_gt:
-                        continue
-                    mask = inst.mask(h, w)
-                    if mask.sum() and (mask & region).sum() >= 0.5 * mask.sum():
-                        crowd_found += 1
+                crowd_found += sum(
+                    _half_inside(inst.mask(h, w), region)
+                    for g, inst in enumerate(truth)
+                    if g not in taken_gt
+                )
     ap = ap50 = 0.0
     if results:
         evaluated = evaluate_coco(gt.as_coco(), results, "segm")
@@ -127,7 +131,14 @@ def score(*, gt: GroundTruth, export: dict) -> dict[str, Any]:
             len([a for a in v if a.get("iscrowd")]) for v in exported.values()
         ),
         "double_outlined": double,
+        "gt_crowd_regions": gt_crowds,
+        "crowd_regions_found": crowds_found,
     }
+
+
+def _half_inside(mask: np.ndarray, region: np.ndarray) -> bool:
+    area = int(mask.sum())
+    return area > 0 and int((mask & region).sum()) >= 0.5 * area
 
 
 def _ratio(part: int, whole: int) -> float:
@@ -137,7 +148,7 @@ def _ratio(part: int, whole: int) -> float:
 HEADLINE = [
     "category_recall", "category_precision", "instance_recall", "crowd_aware_instance_recall",
     "median_mask_iou", "mean_mask_iou", "ap", "ap50", "exported_instances",
-    "exported_crowd_regions", "double_outlined", "lost_answers", "duplicate_tasks",
+    "exported_crowd_regions", "gt_crowd_regions", "crowd_regions_found", "double_outlined", "lost_answers", "duplicate_tasks",
     "duplicate_annotations", "blocked_workers", "wall_seconds",
 ]  # fmt: skip
 

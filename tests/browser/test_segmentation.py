@@ -7,9 +7,15 @@ import re
 import statistics
 
 import pytest
+from playwright.sync_api import expect
 
 from annotation.models import Category, Stage, Task, WorkerProfile
-from annotation.models.segmentation import Qualification, ReferenceMask, Segmentation
+from annotation.models.segmentation import (
+    Qualification,
+    ReferenceMask,
+    Segmentation,
+    SegmentationProgress,
+)
 from annotation.services import qualification
 from annotation.stages.segmentation import segmentation_post_for_completed_spotting
 from tests.annotation.stages.test_segmentation import answer_next, qualified, spot_pair, square
@@ -269,3 +275,25 @@ def test_an_expert_authors_a_reference_in_the_same_editor(page, coco_project, ma
     reference = ReferenceMask.objects.get(image=image)
     assert reference.area == pytest.approx(80 * 80, rel=0.02)
     assert (reference.spot_x, reference.spot_y) == (160, 120)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_these_are_a_crowd_is_an_answer(page, annotator, coco_project, make_worker, capture):
+    """The red spot on a crowd: "These are a crowd" ends the task without an outline and,
+    the pair's spots done, the pair goes to crowd painting."""
+    image = stored_photo(coco_project)
+    spot_pair(coco_project, [[(160, 120)]], make_worker, capture, image=image)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
+    Qualification.objects.create(worker=annotator, category=dog, passed=True, tries=1)
+    log_in(page, "ann", PASSWORD)
+    page.goto("/segmentation/")
+    page.get_by_test_id("crowd").click()
+    expect(page.get_by_test_id("confirm-text")).to_contain_text("These are a crowd")
+    page.get_by_test_id("confirm-yes").click()  # asked the first time in this browser
+    page.get_by_text("No more objects to outline for now").wait_for()
+    task = Task.objects.get(stage=Stage.SEGMENTATION, image=image)
+    assert task.result["outcome"] == "crowd"
+    assert not Segmentation.objects.filter(image=image).exists()
+    progress = SegmentationProgress.objects.get(image=image, category=dog)
+    assert progress.state == SegmentationProgress.State.CROWD

@@ -391,3 +391,80 @@ def test_already_outlined_skips_a_shaded_object_and_is_refused_far_from_any_outl
     assert sent.status_code == 400
     assert "no outline of a dog is near the red spot" in str(sent.json())
     assert Task.objects.get(id=third["task"]["id"]).status == Task.Status.OPEN
+
+
+@pytest.mark.django_db
+def test_a_crowd_answer_sends_the_pair_to_crowd_painting_once_its_other_spots_are_outlined(
+    coco_project, make_worker, capture, api_client
+):
+    """Defect 6 of the crowd simulator: a crowd of a category under the cap (a stand of
+    spectators behind two players) was never painted, the segmenter could only say "no such
+    object". "These are a crowd" keeps the pair's other spots going, then hands the pair to
+    crowd painting, through the API; an ordinary pair still ends done."""
+    image, category = spot_pair(
+        coco_project, [[(30, 30), (150, 50), (100, 80)]], make_worker, capture
+    )
+    segmentation_post_for_completed_spotting(project=coco_project)
+    worker = qualified(make_worker, coco_project)
+    api_client.force_authenticate(worker)
+
+    def answer(spot_x: float, body: dict) -> int:
+        task = Task.objects.get(stage=Stage.SEGMENTATION, image=image, status=Task.Status.OPEN)
+        assert task.payload["spot"]["x"] == spot_x
+        lease = task_engine.task_next_for_worker(worker=worker, stage=Stage.SEGMENTATION)
+        assert lease is not None
+        with capture(execute=True):
+            sent = api_client.post(
+                f"/api/v1/assignments/{lease.id}/submit/",
+                {"answer": body, "idempotency_key": f"c-{lease.id}"},
+                format="json",
+            )
+        return sent.status_code
+
+    assert answer(30, {"polygons": square(20, 20)}) == 200
+    assert answer(150, {"crowd": True}) == 200
+    progress = SegmentationProgress.objects.get(image=image, category=category)
+    assert progress.state == SegmentationProgress.State.SEGMENTING, "the third spot is next"
+    assert not Task.objects.filter(stage=Stage.CROWD).exists()
+    assert answer(100, {"polygons": square(90, 70)}) == 200
+
+    progress.refresh_from_db()
+    assert progress.state == SegmentationProgress.State.CROWD
+    assert "a worker said a spot is a crowd" in progress.reason
+    painting = Task.objects.get(stage=Stage.CROWD)
+    assert (painting.image_id, painting.category_id) == (image.id, category.id)
+    assert painting.status == Task.Status.OPEN
+    assert Segmentation.objects.filter(image=image).count() == 2  # the crowd stored nothing
+
+    # A pair where nobody said crowd ends done, as before.
+    plain_image, plain_category = spot_pair(coco_project, [[(30, 30)]], make_worker, capture)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    answer_next(worker, {"polygons": square(20, 20)}, capture)
+    assert (
+        SegmentationProgress.objects.get(image=plain_image, category=plain_category).state
+        == SegmentationProgress.State.DONE
+    )
+    assert Task.objects.filter(stage=Stage.CROWD).count() == 1
+
+
+@pytest.mark.django_db
+def test_all_segmented_after_a_crowd_answer_goes_to_crowd_painting(
+    coco_project, make_worker, capture
+):
+    image, category = spot_pair(coco_project, [[(150, 50), (30, 30)]], make_worker, capture)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    worker = qualified(make_worker, coco_project)
+    answer_next(worker, {"crowd": True}, capture)
+    answer_next(worker, {"all_segmented": True}, capture)
+    progress = SegmentationProgress.objects.get(image=image, category=category)
+    assert progress.state == SegmentationProgress.State.CROWD
+    assert Task.objects.filter(stage=Stage.CROWD, image=image, category=category).count() == 1
+
+
+@pytest.mark.django_db
+def test_crowd_with_an_outline_in_one_answer_is_refused(coco_project, make_worker, capture):
+    spot_pair(coco_project, [[(30, 30)]], make_worker, capture)
+    segmentation_post_for_completed_spotting(project=coco_project)
+    task = Task.objects.get(stage=Stage.SEGMENTATION)
+    with pytest.raises(AnswerInvalid, match="exactly one of"):
+        validate_segmentation_answer(task, {"crowd": True, "polygons": square(20, 20)})

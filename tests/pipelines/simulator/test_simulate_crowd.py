@@ -7,8 +7,10 @@ import signal
 import threading
 import time
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
+from pycocotools import mask as mask_utils
 
 from annotation.models import Annotation, Assignment, Task
 from pipelines.simulator.behaviour import Behaviour
@@ -163,3 +165,51 @@ def test_a_worker_killed_mid_run_and_restarted_ends_with_the_same_dataset(worker
     assert disturbed["lost_answers"] == 0
     assert disturbed["duplicate_tasks"] == 0 and disturbed["duplicate_annotations"] == 0
     assert without_timing(disturbed) == without_timing(undisturbed)
+
+
+def _box(x: float, y: float, w: float, h: float) -> list[list[float]]:
+    return [[x, y, x + w, y, x + w, y + h, x, y + h]]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crowd_beside_single_objects_is_painted_and_exported_as_a_crowd_region(
+    eager_site, tmp_path
+):
+    """Defect 6 of the simulator: a crowd in a pair under the cap of 10 (two people in front
+    of a stand of spectators) was never painted, as segmenters could only say "no such
+    object" on it. Now they say "these are a crowd" and the export holds the region."""
+    crowd = np.zeros((240, 320), dtype=np.uint8)
+    crowd[60:200, 180:310] = 1
+    rle = mask_utils.encode(np.asfortranarray(crowd))
+    people = [_box(20, 40, 50, 120), _box(90, 60, 45, 110)]
+    annotations = [
+        {"id": n + 1, "image_id": image_id, "category_id": 1, "segmentation": polygons,
+         "area": 0.0, "bbox": [polygons[0][0], polygons[0][1], 50, 120], "iscrowd": 0}
+        for n, (image_id, polygons) in enumerate([(1, people[0]), (1, people[1]),
+                                                  (2, people[0]), (2, people[1])])
+    ]  # fmt: skip
+    annotations.append(
+        {"id": 9, "image_id": 1, "category_id": 1, "iscrowd": 1, "area": float(crowd.sum()),
+         "bbox": [180, 60, 130, 140],
+         "segmentation": {"size": [240, 320], "counts": rle["counts"].decode()}}
+    )  # fmt: skip
+    gt = tmp_path / "gt.json"
+    gt.write_text(json.dumps({
+        "images": [{"id": i, "file_name": f"stand{i}.jpg", "width": 320, "height": 240}
+                   for i in (1, 2)],
+        "annotations": annotations,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person"}],
+    }))  # fmt: skip
+    out = tmp_path / "report.json"
+    # Five spotters, so that the stand gets a cross from someone (each marks it with p 0.8).
+    call_command("simulate_crowd", "--gt", str(gt), "--url", eager_site, "--json", str(out),
+                 *FAST, "--setting", "spotting_answers_per_task=5")  # fmt: skip
+    report = json.loads(out.read_text())
+    assert report["open_tasks_left"] == {} and report["lost_answers"] == 0
+    assert report["segmenter_saw"].get("crowd_at_spot", 0) >= 1
+    assert report["gt_crowd_regions"] == 1
+    assert report["crowd_regions_found"] == 1
+    assert report["exported_crowd_regions"] == 1
+    region = Annotation.objects.get(project_id=report["project"], iscrowd=True)
+    assert region.image.file_name == "stand1.jpg"
+    assert report["instance_recall"] >= 0.75

@@ -369,6 +369,11 @@ if (mode === "task") {
       "Send \"This object is already outlined\"? Use it when the red spot sits on (or just beside) an object that is shaded already: nobody outlines it twice.");
     if (sure) submitTask({ already_outlined: true });
   });
+  $("crowd").addEventListener("click", async () => {
+    const sure = await confirmFirstTime("crowd",
+      "Send \"These are a crowd\"? Use it when the red spot is on a crowd of this category (a stand of spectators, a pile of fruit) that nobody could outline one by one: the other objects are still outlined, then someone paints the crowd.");
+    if (sure) submitTask({ crowd: true });
+  });
   $("all-done").addEventListener("click", async () => {
     const sure = await confirmFirstTime("all_segmented",
       "Send \"All instances are already segmented\"? This stops outlining this category in the photo for everyone.");
