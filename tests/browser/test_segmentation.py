@@ -73,8 +73,9 @@ def capture(django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
     return django_capture_on_commit_callbacks
 
 
-@pytest.mark.django_db(transaction=True)
-def test_trace_edit_zoom_undo_and_submit(page, annotator, coco_project, make_worker, capture):
+def open_one_spot_task(page, annotator, coco_project, make_worker, capture):  # type: ignore[no-untyped-def]
+    """A photo with one spotted dog and the annotator, qualified on dogs, on the tool's page
+    with that task; returns (photo, dog category)."""
     image = stored_photo(coco_project)
     spot_pair(coco_project, [[(160, 120)]], make_worker, capture, image=image)
     segmentation_post_for_completed_spotting(project=coco_project)
@@ -82,6 +83,12 @@ def test_trace_edit_zoom_undo_and_submit(page, annotator, coco_project, make_wor
     Qualification.objects.create(worker=annotator, category=dog, passed=True, tries=1)
     log_in(page, "ann", PASSWORD)
     page.goto("/segmentation/")
+    return image, dog
+
+
+@pytest.mark.django_db(transaction=True)
+def test_trace_edit_zoom_undo_and_submit(page, annotator, coco_project, make_worker, capture):
+    image, _dog = open_one_spot_task(page, annotator, coco_project, make_worker, capture)
     page.get_by_test_id("work").wait_for(state="visible")
     assert page.get_by_test_id("category").inner_text() == "dog"
     assert page.locator("[data-testid=icon] img").get_attribute("src").endswith("dog.svg")
@@ -167,13 +174,7 @@ def test_trace_edit_zoom_undo_and_submit(page, annotator, coco_project, make_wor
 
 @pytest.mark.django_db(transaction=True)
 def test_no_such_object_is_an_answer(page, annotator, coco_project, make_worker, capture):
-    image = stored_photo(coco_project)
-    spot_pair(coco_project, [[(160, 120)]], make_worker, capture, image=image)
-    segmentation_post_for_completed_spotting(project=coco_project)
-    dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
-    Qualification.objects.create(worker=annotator, category=dog, passed=True, tries=1)
-    log_in(page, "ann", PASSWORD)
-    page.goto("/segmentation/")
+    image, _dog = open_one_spot_task(page, annotator, coco_project, make_worker, capture)
     page.get_by_test_id("no-object").click()
     page.get_by_test_id("confirm-yes").click()  # asked the first time in this browser
     page.get_by_text("No more objects to outline for now").wait_for()
@@ -281,13 +282,7 @@ def test_an_expert_authors_a_reference_in_the_same_editor(page, coco_project, ma
 def test_these_are_a_crowd_is_an_answer(page, annotator, coco_project, make_worker, capture):
     """The red spot on a crowd: "These are a crowd" ends the task without an outline and,
     the pair's spots done, the pair goes to crowd painting."""
-    image = stored_photo(coco_project)
-    spot_pair(coco_project, [[(160, 120)]], make_worker, capture, image=image)
-    segmentation_post_for_completed_spotting(project=coco_project)
-    dog = Category.objects.get(taxonomy__project=coco_project, coco_id=DOG)
-    Qualification.objects.create(worker=annotator, category=dog, passed=True, tries=1)
-    log_in(page, "ann", PASSWORD)
-    page.goto("/segmentation/")
+    image, dog = open_one_spot_task(page, annotator, coco_project, make_worker, capture)
     page.get_by_test_id("crowd").click()
     expect(page.get_by_test_id("confirm-text")).to_contain_text("These are a crowd")
     page.get_by_test_id("confirm-yes").click()  # asked the first time in this browser
