@@ -23,7 +23,7 @@ WAITS_FOR = {
     Stage.SEGMENTATION.value: "Segmentation starts when spotting has marked instances.",
     Stage.VERIFICATION.value: "Verification starts when masks fill a grid (with gold masks).",
     Stage.CROWD.value: "Crowd painting starts when a photo has more instances of a category "
-    "than are outlined one by one.",
+    "than are outlined one by one, or a segmenter says they are a crowd.",
 }
 
 
